@@ -1,0 +1,3 @@
+from segclf.cli import main
+
+main()

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from segclf import api
+from segclf.cli._app import app, reports_errors
+from segclf.cli._options import ModelOption
+
+
+@app.command()
+@reports_errors
+def info(
+    model: Optional[Path] = ModelOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the whole card as JSON."),
+) -> None:
+    """Show what a model is: its card (labels, corpus, scores, library versions, date)."""
+    saved = api.load_model(model)
+    card = saved.card
+    if as_json:
+        typer.echo(json.dumps(card, indent=2, ensure_ascii=False))
+        return
+    corpus = card.get("corpus", {})
+    typer.echo(f"model      {saved.path}")
+    typer.echo(f"version    {card.get('version', '?')}  (created {card.get('created', '?')}, seed {card.get('seed')})")
+    typer.echo(f"labels     {', '.join(card.get('labels', []))}")
+    typer.echo(f"corpus     {corpus.get('documents', '?')} documents, {corpus.get('paragraphs', '?')} paragraphs, "
+               f"sha256 {str(corpus.get('sha256', '?'))[:16]}")
+    for name, result in card.get("scores", {}).items():
+        f1 = ", ".join(f"{k} {v:.3f}" for k, v in result.get("f1", {}).items())
+        typer.echo(f"score      {name}: macro-F1 {result.get('macro_f1', float('nan')):.3f} ({f1})")
+    typer.echo("libraries  " + ", ".join(f"{k} {v}" for k, v in card.get("libraries", {}).items()))

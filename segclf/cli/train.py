@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import typer
+
+from segclf import api
+from segclf.cli._app import app, reports_errors
+from segclf.cli._options import DataArgument, FormatOption
+from segclf.io import read_documents
+from segclf.modelfile import DEFAULT_MODEL_PATH
+
+
+@app.command()
+@reports_errors
+def train(
+    data: List[str] = DataArgument,
+    output: Path = typer.Option(DEFAULT_MODEL_PATH, "--output", "-o", help="Where to write the model (.joblib)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same data and seed give the same model."),
+    cv: int = typer.Option(5, "--cv", help="Folds of outlet-grouped cross-validation to report first (0: none)."),
+    fmt: str = FormatOption,
+) -> None:
+    """Train a model on labeled corpora and write it with its model card beside it."""
+    documents = read_documents(data, fmt, require_labels=True)
+    typer.echo(f"training on {len(documents)} documents, {sum(len(d.paragraphs) for d in documents)} paragraphs",
+               err=True)
+    model, report = api.train(documents, seed=seed, cv=cv, sources=data)
+    if report is not None:
+        typer.echo(f"cross-validation ({cv} folds, grouped by outlet or document):\n{report.format()}\n")
+    api.save_model(model, output)
+    typer.echo(f"wrote {output} and {output.name.removesuffix('.joblib')}.card.json")

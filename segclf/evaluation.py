@@ -1,0 +1,115 @@
+"""Scores of predicted against gold labels, and document-grouped cross-validation. No I/O but the optional plot."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, BinaryIO, Callable, Sequence
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.model_selection import GroupKFold
+
+from segclf.documents import LABELS, Document, gold_labels, to_blocks
+from segclf.errors import SegclfError
+
+
+@dataclass
+class LabelScore:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass
+class Report:
+    labels: list[str]
+    per_label: dict[str, LabelScore]
+    macro_f1: float
+    accuracy: float
+    confusion: list[list[int]]  # rows: gold label, columns: predicted label, in `labels` order
+    n: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def format(self) -> str:
+        lines = [f"{'label':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
+        for label, s in self.per_label.items():
+            lines.append(f"{label:<12} {s.precision:>9.3f} {s.recall:>7.3f} {s.f1:>7.3f} {s.support:>8}")
+        lines.append(f"{'macro-F1':<12} {'':>9} {'':>7} {self.macro_f1:>7.3f} {self.n:>8}")
+        lines.append(f"{'accuracy':<12} {'':>9} {'':>7} {self.accuracy:>7.3f} {self.n:>8}")
+        lines.append("")
+        lines.append("confusion (rows gold, columns predicted)")
+        lines.append(" " * 12 + "".join(f"{l[:10]:>11}" for l in self.labels))
+        for label, row in zip(self.labels, self.confusion):
+            lines.append(f"{label:<12}" + "".join(f"{v:>11}" for v in row))
+        return "\n".join(lines)
+
+
+def score(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None) -> Report:
+    """Per-label precision/recall/F1, macro-F1 over the labels present in gold, accuracy and the confusion."""
+    if labels is None:
+        present = set(gold) | set(predicted)
+        labels = [l for l in LABELS if l in present] + sorted(present - set(LABELS))
+    labels = list(labels)
+    p, r, f, s = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
+    per_label = {l: LabelScore(float(p[i]), float(r[i]), float(f[i]), int(s[i])) for i, l in enumerate(labels)}
+    in_gold = [i for i, l in enumerate(labels) if s[i] > 0]
+    gold_arr, pred_arr = np.asarray(gold), np.asarray(predicted)
+    return Report(
+        labels=labels,
+        per_label=per_label,
+        macro_f1=float(np.mean(f[in_gold])) if in_gold else 0.0,
+        accuracy=float(np.mean(gold_arr == pred_arr)) if len(gold_arr) else 0.0,
+        confusion=confusion_matrix(gold, predicted, labels=labels).tolist(),
+        n=len(gold_arr),
+    )
+
+
+def cross_validate(make_estimator: Callable[[], Any], documents: Sequence[Document], folds: int = 5,
+                   group_key: str = "outlet") -> Report:
+    """Out-of-fold predictions for every paragraph, folds grouped by outlet (by document when too few outlets).
+
+    Grouping keeps all pages of an outlet (or a document) on one side, so furniture repeated within a site
+    cannot leak from training into the fold it is tested on.
+    """
+    blocks = to_blocks(documents)
+    gold = np.asarray(gold_labels(documents))
+    doc_groups = [str(d.fields.get(group_key, d.id)) for d in documents]
+    if len(set(doc_groups)) < folds:
+        doc_groups = [d.id for d in documents]
+    n_splits = min(folds, len(set(doc_groups)))
+    if n_splits < 2:
+        raise SegclfError("cross-validation needs at least two documents")
+    groups = np.asarray([doc_groups[b.doc] for b in blocks])
+    predicted = np.empty(len(blocks), dtype=object)
+    for train, test in GroupKFold(n_splits=n_splits).split(blocks, gold, groups):
+        estimator = make_estimator().fit([blocks[i] for i in train], gold[train])
+        predicted[test] = estimator.predict([blocks[i] for i in test])
+    return score(gold.tolist(), predicted.tolist())
+
+
+def plot_confusion(report: Report, stream: BinaryIO, title: str = "segclf confusion matrix") -> None:
+    """Write the confusion matrix as PNG to a binary stream (row-normalised colours, counts in the cells)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(report.confusion, dtype=float)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(report.labels)), report.labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(report.labels)), report.labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(f"{title}\nmacro-F1 {report.macro_f1:.3f}, n={report.n}")
+    for i in range(len(report.labels)):
+        for j in range(len(report.labels)):
+            ax.text(j, i, int(matrix[i, j]), ha="center", va="center",
+                    color="white" if shares[i, j] > 0.5 else "black", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(stream, format="png", dpi=120)
+    plt.close(fig)

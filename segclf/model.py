@@ -1,0 +1,128 @@
+"""The estimator: TF-IDF and layout features into logistic regression, then a second, context-aware stage.
+
+Stage one scores each block alone. Stage two sees each block's first-pass probabilities beside those of its
+neighbours and its page (see segclf.features.context_features); during fit it learns from out-of-fold first-pass
+probabilities, so that it sees the same kind of scores it will see at prediction time.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from segclf.documents import Block, Document, to_blocks
+from segclf.features import LayoutFeatures, TextVectorizer, context_features
+
+
+def as_blocks(X) -> list[Block]:
+    """Accept estimator rows, documents, or plain strings (read as the paragraphs of one document, in order)."""
+    X = list(X)
+    if not X or isinstance(X[0], Block):
+        return X
+    if isinstance(X[0], Document):
+        return to_blocks(X)
+    if isinstance(X[0], str):
+        return [Block(0, i, len(X), t) for i, t in enumerate(X)]
+    raise TypeError(f"expected Block, Document or str rows, got {type(X[0]).__name__}")
+
+
+class SegmentClassifier(ClassifierMixin, BaseEstimator):
+    """Paragraph classifier for news pages, with scikit-learn's fit / predict / predict_proba.
+
+    X is a sequence of segclf.documents.Block (see `to_blocks`), of Documents, or of strings (one document).
+    Rows of one document must share `Block.doc`; their page order comes from `Block.index`.
+    """
+
+    def __init__(self, C: float = 8.0, char_ngrams: bool = True, word_max_features: int = 100_000,
+                 char_max_features: int = 100_000, class_weight: str | None = "balanced", context: bool = True,
+                 context_C: float = 1.0, cv: int = 5, max_iter: int = 2000, n_jobs: int | None = None,
+                 random_state: int = 0):
+        self.C = C
+        self.char_ngrams = char_ngrams
+        self.word_max_features = word_max_features
+        self.char_max_features = char_max_features
+        self.class_weight = class_weight
+        self.context = context
+        self.context_C = context_C
+        self.cv = cv
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs  # processes for the out-of-fold fits
+        self.random_state = random_state
+
+    # -- features ---------------------------------------------------------------------------------------------
+    def _features(self, X: list[Block]):
+        """Stage-one features and the scaled layout block (reused by stage two)."""
+        layout = self.layout_.transform(X)
+        return sparse.hstack([self.text_.transform(X), sparse.csr_matrix(layout)], format="csr"), layout
+
+    def _logistic(self, C: float) -> LogisticRegression:
+        return LogisticRegression(C=C, class_weight=self.class_weight, max_iter=self.max_iter,
+                                  random_state=self.random_state)
+
+    def _out_of_fold_proba(self, features, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """First-stage probabilities of each row from a model that did not see its document.
+
+        The vectorizers are fitted once on all rows; only the classifier is refitted per fold (cheap, and the
+        leak of document frequencies is small next to the label leak this avoids).
+        """
+        folds = list(GroupKFold(n_splits=min(self.cv, len(np.unique(groups)))).split(features, y, groups))
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(self._logistic(self.C).fit)(features[train], y[train]) for train, _ in folds)
+        proba = np.zeros((features.shape[0], len(self.classes_)))
+        for (_, test), fold in zip(folds, fitted):
+            proba[np.ix_(test, np.searchsorted(self.classes_, fold.classes_))] = fold.predict_proba(features[test])
+        return proba
+
+    # -- the estimator API ------------------------------------------------------------------------------------
+    def fit(self, X, y):
+        X = as_blocks(X)
+        y = np.asarray(y)
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+        self.classes_ = np.unique(y)
+        self.text_ = TextVectorizer(word_max_features=self.word_max_features, char_ngrams=self.char_ngrams,
+                                    char_max_features=self.char_max_features).fit(X)
+        self.layout_ = make_pipeline(LayoutFeatures(), StandardScaler()).fit(X)
+        features, layout = self._features(X)
+        self.first_ = self._logistic(self.C).fit(features, y)
+        self.second_ = None
+        groups = np.asarray([b.doc for b in X])
+        if self.context and len(np.unique(groups)) >= 2:
+            oof = self._out_of_fold_proba(features, y, groups)
+            self.second_ = make_pipeline(StandardScaler(), self._logistic(self.context_C))
+            self.second_.fit(np.hstack([context_features(X, oof), layout]), y)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "first_")
+        X = as_blocks(X)
+        if not X:
+            return np.zeros((0, len(self.classes_)))
+        features, layout = self._features(X)
+        proba = self.first_.predict_proba(features)
+        if self.second_ is not None:
+            proba = self.second_.predict_proba(np.hstack([context_features(X, proba), layout]))
+        return proba
+
+    def predict(self, X) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)] if len(proba) else np.asarray([], dtype=object)
+
+    def predict_documents(self, documents: Sequence[Document]) -> list[np.ndarray]:
+        """Probabilities per document (rows: paragraphs, columns: `classes_`)."""
+        proba = self.predict_proba(to_blocks(documents))
+        bounds = np.cumsum([0] + [len(d.paragraphs) for d in documents])
+        return [proba[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def _more_tags(self):
+        return {"X_types": ["string"], "requires_y": True}
+

@@ -1,0 +1,104 @@
+"""Readers and writers: every format in, bad input named by file and line, outputs written atomically."""
+
+import json
+
+import pytest
+
+from segclf.documents import Document, Paragraph
+from segclf.errors import SegclfError
+from segclf.io import atomic_output, document_record, iter_documents, read_documents, write_csv, write_jsonl
+
+
+def write(path, text, mode="w"):
+    if mode == "wb":
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_jsonl_keeps_fields_and_order(tmp_path):
+    path = write(tmp_path / "a.jsonl",
+                 '{"id": "d1", "source": "s", "url": "u", "paragraphs": [{"text": "A", "label": "reported", '
+                 '"note": 1}, {"text": "B"}]}\n\n{"id": "d2", "paragraphs": ["C"]}\n')
+    docs = read_documents([path])
+    assert [d.id for d in docs] == ["d1", "d2"]
+    assert docs[0].texts == ["A", "B"] and docs[1].texts == ["C"]
+    record = document_record(docs[0])
+    assert record["source"] == "s" and record["url"] == "u"
+    assert record["paragraphs"][0]["note"] == 1 and record["paragraphs"][0]["gold_label"] == "reported"
+
+
+def test_csv_and_tsv_group_rows_by_document(tmp_path):
+    csv_path = write(tmp_path / "a.csv", 'doc_id,text,label\nx,"Hello, world",reported\ny,Hi,quote\nx,Bye,opinion\n')
+    tsv_path = write(tmp_path / "a.tsv", "doc_id\ttext\tlabel\nx\tHello\treported\n")
+    docs = read_documents([csv_path], require_labels=True)
+    assert [(d.id, d.texts, d.labels) for d in docs] == [
+        ("x", ["Hello, world", "Bye"], ["reported", "opinion"]), ("y", ["Hi"], ["quote"])]
+    assert read_documents([tsv_path], require_labels=True)[0].labels == ["reported"]
+
+
+def test_plain_text_paragraphs_split_on_blank_lines(tmp_path):
+    path = write(tmp_path / "page.txt", "First line\ncontinues.\n\n\nSecond.\n")
+    (doc,) = read_documents([path])
+    assert doc.texts == ["First line continues.", "Second."] and doc.id == "page.txt"
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"id": "a", "paragraphs": []}\n{"id": "b", "paragraphs": [\n', "a.jsonl:2: malformed JSON"),
+    ('{"id": "a"}\n', "a.jsonl:1: missing field 'paragraphs'"),
+    ('{"id": "a", "paragraphs": [{"label": "quote"}]}\n', "a.jsonl:1: paragraph 0: missing field 'text'"),
+    ('{"id": "a", "paragraphs": [{"text": "x", "label": "rumour"}]}\n', "a.jsonl:1: paragraph 0: unknown label 'rumour'"),
+    ('{"id": "a", "paragraphs": [{"text": "x"}]}\n', "a.jsonl:1: paragraph 0: missing label"),
+    ('[1, 2]\n', "a.jsonl:1: expected a JSON object"),
+    ("", "a.jsonl: empty file"),
+    ("\n\n", "a.jsonl: no documents found"),
+])
+def test_bad_labeled_input_names_file_and_line(tmp_path, content, message):
+    path = write(tmp_path / "a.jsonl", content)
+    with pytest.raises(SegclfError) as error:
+        read_documents([path], require_labels=True)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_non_utf8_names_the_line(tmp_path):
+    path = write(tmp_path / "a.jsonl", b'{"id": "a", "paragraphs": ["ok"]}\n{"id": "b\xff"}\n', mode="wb")
+    with pytest.raises(SegclfError, match=r"a.jsonl:2: not valid UTF-8"):
+        read_documents([path])
+
+
+def test_missing_file_and_bad_csv_header(tmp_path):
+    with pytest.raises(SegclfError, match="nope.jsonl: no such file"):
+        list(iter_documents(str(tmp_path / "nope.jsonl")))
+    path = write(tmp_path / "a.csv", "id,body\n1,x\n")
+    with pytest.raises(SegclfError, match=r"a.csv:1: missing columns doc_id, text"):
+        read_documents([path])
+
+
+def test_unlabeled_input_ignores_labels_but_keeps_them_as_gold(tmp_path):
+    path = write(tmp_path / "a.jsonl", '{"id": "a", "paragraphs": [{"text": "x", "label": "rumour"}]}\n')
+    (doc,) = read_documents([path])
+    assert doc.paragraphs[0].label is None and doc.paragraphs[0].extra["gold_label"] == "rumour"
+
+
+def test_atomic_output_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_output(str(target)) as stream:
+            stream.write("half a line")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_writers(tmp_path):
+    doc = Document("d", [Paragraph("Hi, there", "quote", scores={"quote": 0.9, "reported": 0.1})])
+    with atomic_output(str(tmp_path / "o.jsonl")) as stream:
+        write_jsonl([doc], stream)
+    record = json.loads((tmp_path / "o.jsonl").read_text())
+    assert record["paragraphs"][0]["label"] == "quote" and record["paragraphs"][0]["scores"]["quote"] == 0.9
+    with atomic_output(str(tmp_path / "o.csv")) as stream:
+        write_csv([doc], stream)
+    lines = (tmp_path / "o.csv").read_text().splitlines()
+    assert lines[0].startswith("doc_id,index,label,probability") and lines[1].startswith('d,0,quote,0.9000')

@@ -1,0 +1,71 @@
+"""The estimator keeps scikit-learn's conventions and learns the five labels."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, GroupKFold
+
+from segclf.documents import LABELS, Document, Paragraph, gold_labels, to_blocks
+from segclf.evaluation import cross_validate, score
+from segclf.model import SegmentClassifier
+
+
+def test_params_follow_sklearn_conventions():
+    model = SegmentClassifier(C=2.0, context=False)
+    assert model.get_params()["C"] == 2.0
+    copy = clone(model.set_params(C=3.0))
+    assert copy.get_params()["C"] == 3.0 and copy.get_params()["context"] is False
+    with pytest.raises(Exception):
+        model.predict(["text"])  # not fitted
+
+
+def test_fit_predict_proba(corpus_sample):
+    X, y = to_blocks(corpus_sample), np.asarray(gold_labels(corpus_sample))
+    model = SegmentClassifier(cv=3).fit(X, y)
+    assert set(model.classes_) == set(LABELS)
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(X), 5) and np.allclose(proba.sum(axis=1), 1.0)
+    assert (model.predict(X) == y).mean() > 0.9  # it fits its training data
+    assert model.second_ is not None
+
+
+def test_same_seed_same_model(corpus_sample):
+    docs = corpus_sample[:12]
+    X, y = to_blocks(docs), gold_labels(docs)
+    a = SegmentClassifier(random_state=3, cv=2).fit(X, y).predict_proba(X)
+    b = SegmentClassifier(random_state=3, cv=2).fit(X, y).predict_proba(X)
+    assert np.array_equal(a, b)
+
+
+def test_accepts_documents_and_strings(corpus_sample):
+    model = SegmentClassifier(context=False).fit(corpus_sample[:8], gold_labels(corpus_sample[:8]))
+    texts = ["Home", "“We are ready,” the captain said after training on Friday."]
+    assert len(model.predict(texts)) == 2
+    doc = Document("x", [Paragraph(t) for t in texts])
+    per_doc = model.predict_documents([doc, doc])
+    assert [p.shape for p in per_doc] == [(2, 5), (2, 5)]
+    assert np.allclose(per_doc[0], model.predict_proba(texts))
+    assert model.predict([]).shape == (0,)
+
+
+def test_generalises_to_unseen_outlets(corpus_sample):
+    report = cross_validate(lambda: SegmentClassifier(cv=3), corpus_sample, folds=4)
+    assert report.n == sum(len(d.paragraphs) for d in corpus_sample)
+    assert report.macro_f1 > 0.6, report.format()
+
+
+def test_grid_search_with_document_groups(corpus_sample):
+    docs = corpus_sample[:20]
+    X, y = to_blocks(docs), np.asarray(gold_labels(docs))
+    groups = [b.doc for b in X]
+    search = GridSearchCV(SegmentClassifier(context=False, char_ngrams=False), {"C": [1.0, 8.0]},
+                          cv=GroupKFold(n_splits=2), scoring="f1_macro")
+    search.fit(X, y, groups=groups)
+    assert search.best_params_["C"] in (1.0, 8.0)
+
+
+def test_score_report():
+    report = score(["quote", "quote", "opinion"], ["quote", "opinion", "opinion"])
+    assert report.per_label["quote"].recall == 0.5 and report.accuracy == pytest.approx(2 / 3)
+    assert report.labels == ["quote", "opinion"] and report.confusion == [[1, 1], [0, 1]]
+    assert "macro-F1" in report.format()
