@@ -29,18 +29,18 @@ validate: install
 		--min-documents 400 --min-paragraphs 12000 --min-per-label 800 --min-outlets 30
 
 # The shipped model: trained on the training outlets with a fixed seed, then scored on the held-out outlets and,
-# where ../shared is present, on the real crawled pages; the scores go into its card.
+# where ../shared is present, on every yardstick there; the scores go into its card, the plots into docs/eval/.
 train: install
 	$(BIN)/segclf train $(TRAIN_DATA) -o $(MODEL) --seed 0 --cv 0
 	$(BIN)/segclf evaluate $(TEST_DATA) --record held_out_outlets > /dev/null
 	@if [ -f $(SHARED)/eval/real-dev.jsonl ]; then \
 		$(BIN)/segclf evaluate $(SHARED)/eval/real-dev.jsonl --record real_dev > /dev/null; fi
+	$(BIN)/python bench/yardsticks.py --shared $(SHARED) --record --plots docs/eval
 	$(BIN)/segclf info
 
+# One table: the held-out outlets and every yardstick in ../shared, beside the targets.
 eval: install
-	@echo "== held-out outlets (data/labeled/test)"; $(BIN)/segclf evaluate $(TEST_DATA)
-	@if [ -f $(SHARED)/eval/real-dev.jsonl ]; then \
-		echo "== real crawled pages ($(SHARED)/eval/real-dev.jsonl)"; $(BIN)/segclf evaluate $(SHARED)/eval/real-dev.jsonl; fi
+	$(BIN)/python bench/yardsticks.py --shared $(SHARED)
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'

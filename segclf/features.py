@@ -6,6 +6,7 @@ All are scikit-learn transformers without I/O, so they can be reused in users' o
 from __future__ import annotations
 
 import re
+from collections import Counter
 import weakref
 from typing import Sequence
 
@@ -85,10 +86,13 @@ def _text_cues(text: str) -> tuple[list[float], list[float]]:
         digits, n_alpha, upper = sum(map(str.isdigit, text)), len(letters), sum(map(str.isupper, letters))
     n_letters = n_alpha or 1
     first, last = (text[:1], text[-1:]) if text else ("", "")
+    quoted = quoted_share(text)
     before = [
         np.log1p(len(text)),
         np.log1p(len(words)),
-        quoted_share(text),
+        quoted,
+        float(quoted > 0.5),  # the guide's line between quote and the rest, which a linear weight cannot draw
+        float(0.3 < quoted <= 0.5),
         float(first in _OPENERS or first == "”"),
         float(last in "”\"’'»" or text.endswith(("”.", "\".", "’.", "',"))),
         float(not _QUOTE_MARKS.isdisjoint(text)),
@@ -133,7 +137,7 @@ def _layout_row(block: Block, text_cues: tuple[list[float], list[float]] | None 
 
 
 LAYOUT_FEATURE_NAMES: tuple[str, ...] = (
-    "log_chars", "log_words", "quoted_share", "starts_with_quote", "ends_with_quote", "has_quote_mark",
+    "log_chars", "log_words", "quoted_share", "mostly_quoted", "partly_quoted", "starts_with_quote", "ends_with_quote", "has_quote_mark",
     "digit_share", "upper_share", "titlecase_share", "ends_sentence", "ends_colon", "short_no_stop",
     "first_person_singular", "first_person_plural", "second_person", "modal", "question", "exclamation",
     "attribution_verb", "relative_position", "is_first", "is_last", "log_doc_length", "title_separator",
@@ -296,15 +300,19 @@ def document_groups(X: Sequence[Block]) -> list[np.ndarray]:
     return [np.asarray(sorted(rows, key=lambda r: X[r].index)) for rows in groups.values()]
 
 
-def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5) -> np.ndarray:
+def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5,
+                     content: np.ndarray | None = None) -> np.ndarray:
     """Each block's first-pass probabilities beside those of its neighbours, its section and its page.
 
     The columns: own, previous 1 and 2, next 1 and 2 (zero beyond the page), mean of the surrounding window, mean of
-    all earlier and of all later blocks, page mean; then two cues of an appended commentary section: a commentary
-    header line above, and how far below it the block stands.
+    all earlier and of all later blocks, page mean, and the page and window means weighted by `content` (each
+    block's chance of being content rather than furniture: on a real page menus and teasers outnumber the piece
+    and would drown what kind of piece it is); then two cues of an appended commentary section: a commentary
+    header line above, and how far below it the block stands; and the relative position.
     """
     n, k = proba.shape
-    out = np.zeros((n, 9 * k + 3), dtype=np.float64)
+    content = np.ones(n) if content is None else content
+    out = np.zeros((n, 11 * k + 3), dtype=np.float64)
     for rows in document_groups(X):
         p = proba[rows]
         m = len(rows)
@@ -316,6 +324,10 @@ def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5) -> 
         before = csum[idx] / np.maximum(idx, 1)[:, None]
         after = (csum[m] - csum[idx + 1]) / np.maximum(m - idx - 1, 1)[:, None]
         page = np.broadcast_to(csum[m] / m, (m, k))
+        w = content[rows][:, None]
+        wsum = np.vstack([np.zeros((1, k + 1)), np.cumsum(np.hstack([p * w, w]), axis=0)])
+        content_page = np.broadcast_to(wsum[m, :k] / max(wsum[m, k], 1e-6), (m, k))
+        content_window = (wsum[hi, :k] - wsum[lo, :k]) / np.maximum(wsum[hi, k] - wsum[lo, k], 1e-6)[:, None]
         header_seen = np.zeros(m)
         since_header = np.zeros(m)
         last_header = -1
@@ -327,12 +339,44 @@ def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5) -> 
             if len(text) < 60 and _COMMENTARY_HEADER.search(text):
                 last_header = j
         out[rows] = np.hstack([p, pad[1:m + 1], pad[0:m], pad[3:m + 3], pad[4:m + 4], window_mean, before, after,
-                               page, header_seen[:, None], since_header[:, None],
+                               page, content_page, content_window, header_seen[:, None], since_header[:, None],
                                (idx / max(m - 1, 1))[:, None]])
     return out
 
 
+def neighbour_features(X: Sequence[Block], layout: np.ndarray) -> np.ndarray:
+    """The layout rows of the blocks just above and below (zero beyond the page), and repetition in the page.
+
+    A teaser reads like a headline; what gives it away is a run of headline-like blocks around it and the same
+    line standing elsewhere in the page (rails repeat, the title line repeats the headline).
+    """
+    n, k = layout.shape
+    out = np.zeros((n, 2 * k + 3), dtype=np.float64)
+    for rows in document_groups(X):
+        m = len(rows)
+        pad = np.vstack([np.zeros((1, k)), layout[rows], np.zeros((1, k))])
+        texts = [" ".join(X[r].text.lower().split()) for r in rows]
+        counts = Counter(texts)
+        seen: set[str] = set()
+        repeated_above = []
+        for text in texts:
+            repeated_above.append(text in seen)
+            seen.add(text)
+        title = texts[0]
+        in_title = [j > 0 and len(t) >= 20 and t in title for j, t in enumerate(texts)]
+        out[rows] = np.hstack([pad[0:m], pad[2:m + 2],
+                               np.asarray([[counts[t] > 1, above, titled]
+                                           for t, above, titled in zip(texts, repeated_above, in_title)], float)])
+    return out
+
+
+def neighbour_feature_names() -> list[str]:
+    return ([f"prev:{n}" for n in LAYOUT_FEATURE_NAMES] + [f"next:{n}" for n in LAYOUT_FEATURE_NAMES]
+            + ["repeated_in_page", "repeated_above", "inside_title_line"])
+
+
 def context_feature_names(classes: Sequence[str]) -> list[str]:
-    parts = ("self", "prev1", "prev2", "next1", "next2", "window", "before", "after", "page")
+    parts = ("self", "prev1", "prev2", "next1", "next2", "window", "before", "after", "page", "content_page",
+             "content_window")
     names = [f"{part}:{c}" for part in parts for c in classes]
     return names + ["commentary_header_above", "near_commentary_header", "relative_position"]

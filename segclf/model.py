@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from segclf.documents import Block, Document, to_blocks
-from segclf.features import LayoutFeatures, TextVectorizer, context_features
+from segclf.features import LayoutFeatures, TextVectorizer, context_features, neighbour_features
 
 
 def as_blocks(X) -> list[Block]:
@@ -99,8 +99,13 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         if self.context and len(np.unique(groups)) >= 2:
             oof = self._out_of_fold_proba(features, y, groups)
             self.second_ = make_pipeline(StandardScaler(), self._logistic(self.context_C))
-            self.second_.fit(np.hstack([context_features(X, oof), layout]), y)
+            self.second_.fit(self._second_stage_input(X, oof, layout), y)
         return self
+
+    def _second_stage_input(self, X: list[Block], first_proba: np.ndarray, layout: np.ndarray) -> np.ndarray:
+        furniture = np.flatnonzero(self.classes_ == "boilerplate")
+        content = 1.0 - first_proba[:, furniture[0]] if len(furniture) else None
+        return np.hstack([context_features(X, first_proba, content=content), layout, neighbour_features(X, layout)])
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "first_")
@@ -110,7 +115,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         features, layout = self._features(X)
         proba = self.first_.predict_proba(features)
         if self.second_ is not None:
-            proba = self.second_.predict_proba(np.hstack([context_features(X, proba), layout]))
+            proba = self.second_.predict_proba(self._second_stage_input(X, proba, layout))
         return proba
 
     def predict(self, X) -> np.ndarray:

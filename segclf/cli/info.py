@@ -30,6 +30,10 @@ def info(
     typer.echo(f"corpus     {corpus.get('documents', '?')} documents, {corpus.get('paragraphs', '?')} paragraphs, "
                f"sha256 {str(corpus.get('sha256', '?'))[:16]}")
     for name, result in card.get("scores", {}).items():
-        f1 = ", ".join(f"{k} {v:.3f}" for k, v in result.get("f1", {}).items())
-        typer.echo(f"score      {name}: macro-F1 {result.get('macro_f1', float('nan')):.3f} ({f1})")
+        if "macro_f1" in result:
+            f1 = ", ".join(f"{k} {v:.3f}" for k, v in result.get("f1", {}).items())
+            typer.echo(f"score      {name}: macro-F1 {result['macro_f1']:.3f} ({f1})")
+        else:  # a table of yardsticks, each with its own metrics
+            for part, metrics in result.items():
+                typer.echo(f"score      {part}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
     typer.echo("libraries  " + ", ".join(f"{k} {v}" for k, v in card.get("libraries", {}).items()))
