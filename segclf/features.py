@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import chain, repeat
 import weakref
 from typing import Sequence
 
@@ -118,6 +119,163 @@ def _text_cues(text: str) -> tuple[list[float], list[float]]:
     return before, after
 
 
+# Character classes as bits: 1 digit, 2 alpha, 4 upper alpha, 8 alnum, 16 upper, 32 a mark quoted_share's walk
+# looks at (opener or closer), 64 a quotation mark (_QUOTE_MARKS), 128 a word character of re's \w (alnum or _).
+_CHAR_CLASSES: dict[int, int] = {}  # non-ASCII code points seen so far
+_QUOTE_EVENTS = frozenset(_OPENERS) | frozenset(_OPENERS.values())
+_KELVIN = 0x212A  # the only non-ASCII character whose lower() is ASCII ("k"); checked over all of Unicode in tests
+_KEY_CHARS = 9  # the longest word of the word lists below
+
+
+def _char_bits(code: int) -> int:
+    ch = chr(code)
+    alpha = ch.isalpha()
+    return ((ch.isdigit() * 1) | (alpha * 2) | ((alpha and ch.isupper()) * 4) | (ch.isalnum() * 8)
+            | (ch.isupper() * 16) | ((ch in _QUOTE_EVENTS) * 32) | ((ch in _QUOTE_MARKS) * 64)
+            | ((ch.isalnum() or ch == "_") * 128))
+
+
+def _word_key_of(word: str) -> int:
+    """A lowercased ASCII word of at most _KEY_CHARS characters as a number (code points base 128, zero-padded)."""
+    key = 0
+    for j in range(_KEY_CHARS):
+        key = key * 128 + (ord(word[j]) if j < len(word) else 0)
+    return key
+
+
+def _word_keys(words) -> np.ndarray:
+    return np.asarray(sorted(_word_key_of(w) for w in words if w.isascii() and len(w) <= _KEY_CHARS), dtype=np.int64)
+
+
+_WORD_LISTS = [_word_keys(s) for s in (_FIRST_SINGULAR, _FIRST_PLURAL, _SECOND, _MODAL, _ATTRIBUTION)]
+
+
+_ASCII_BITS = np.asarray([_char_bits(c) for c in range(128)], dtype=np.uint8)
+
+
+def _classes_of(codes: np.ndarray) -> np.ndarray:
+    """The _char_bits of each code point: a table for ASCII, the others looked up once per distinct character."""
+    bits = _ASCII_BITS[np.minimum(codes, 127)]
+    wide = np.flatnonzero(codes > 127)
+    if len(wide):
+        distinct, where = np.unique(codes[wide], return_inverse=True)
+        if len(_CHAR_CLASSES) > 100_000:
+            _CHAR_CLASSES.clear()
+        table = np.fromiter((_CHAR_CLASSES[c] if c in _CHAR_CLASSES else _CHAR_CLASSES.setdefault(c, _char_bits(c))
+                             for c in distinct.tolist()), dtype=np.uint8, count=len(distinct))
+        bits[wide] = table[where]
+    return bits
+
+
+def _text_cues_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`_text_cues` of many texts at once, the same numbers: rows of the parts before and after the position ones.
+
+    Character classes are counted over all texts' code points with numpy, word cues once per distinct word, and
+    the quotation share walks only the quotation marks (the words between two marks are counted by a prefix sum).
+    """
+    stripped = list(map(str.strip, texts))
+    m = len(stripped)
+    lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=m)
+    # All texts end to end, each followed by a newline (no class, no quotation mark): a character's neighbours
+    # within its text are its neighbours here, and the newline stands for "no character" at either end.
+    codes = _codes("\n".join(stripped) + "\n")
+    row = np.repeat(np.arange(m), lengths + 1)
+    bits = _classes_of(codes)
+
+    # The words of _WORD (\w+) are the runs of word characters. A word's lower() can be in the word lists only if it
+    # is ASCII but for Kelvin signs: those are lowercased on their codes and compared as numbers (_word_key_of).
+    word_char = (bits & 128) != 0
+    first = np.flatnonzero(word_char & ~np.concatenate([[False], word_char[:-1]]))
+    last = np.flatnonzero(word_char & ~np.concatenate([word_char[1:], [False]]))
+    word_row = row[first]
+    n_words_raw = np.bincount(word_row, minlength=m).astype(np.int64)
+    n_words = np.maximum(n_words_raw, 1)
+    titles = np.bincount(word_row, weights=(bits[first] & 16) != 0, minlength=m)
+    size = last - first + 1
+    lowered = np.where((codes >= 65) & (codes <= 90), codes + 32, np.where(codes == _KELVIN, 107, codes))
+    foreign = np.concatenate([[0], np.cumsum(lowered > 127)])
+    candidate = np.flatnonzero((size <= _KEY_CHARS) & (foreign[last + 1] == foreign[first]))
+    key = np.zeros(len(candidate), dtype=np.int64)
+    for j in range(_KEY_CHARS):
+        at = first[candidate] + j
+        key = key * 128 + np.where(j < size[candidate], lowered[np.minimum(at, len(codes) - 1)], 0)
+    candidate_row = word_row[candidate]
+
+    def per_text(keys):
+        return np.bincount(candidate_row, weights=np.isin(key, keys), minlength=m)
+    digits = np.bincount(row, weights=(bits & 1) != 0, minlength=m)
+    n_alpha = np.bincount(row, weights=(bits & 2) != 0, minlength=m)
+    upper = np.bincount(row, weights=(bits & 4) != 0, minlength=m)
+    alnum = (bits & 8) != 0
+    prev_alnum = np.concatenate([[False], alnum[:-1]])
+    word_start = alnum & ~prev_alnum
+    total_words = np.bincount(row, weights=word_start, minlength=m)
+    starts_before = np.concatenate([[0], np.cumsum(word_start)])  # word starts before each position
+    text_start = np.cumsum(lengths + 1) - (lengths + 1)
+
+    quoted = np.zeros(m)
+    has_quote_mark = np.bincount(row, weights=(bits & 64) != 0, minlength=m) > 0
+    # quoted_share's walk, over the quotation marks alone: the state changes only there.
+    events = np.flatnonzero(((bits & 32) != 0) & has_quote_mark[row])
+    event_row = row[events].tolist()
+    event_prev = alnum[events - 1].tolist() if len(events) else []  # position 0 is a text's first: no event there
+    event_next = alnum[events + 1].tolist()
+    event_char = [chr(c) for c in codes[events].tolist()]
+    event_before = starts_before[events].tolist()
+    text_end_before = starts_before[text_start + lengths].tolist()
+    k, n_events = 0, len(event_row)
+    while k < n_events:
+        i = event_row[k]
+        closer, opened, inside = None, 0, 0
+        while k < n_events and event_row[k] == i:
+            ch, prev_ok, next_ok = event_char[k], event_prev[k], event_next[k]
+            if closer is not None:
+                if ch == closer and not (ch in _APOSTROPHES and prev_ok and next_ok):
+                    inside += event_before[k] - opened
+                    closer = None
+            elif ch in _OPENERS and not prev_ok and (ch not in _APOSTROPHES or next_ok):
+                closer, opened = _OPENERS[ch], event_before[k]
+            k += 1
+        if closer is not None:
+            inside += text_end_before[i] - opened
+        total = int(total_words[i])
+        quoted[i] = inside / total if total else 0.0
+
+    n_letters = np.maximum(n_alpha, 1)
+    firsts = [t[:1] for t in stripped]
+    lasts = [t[-1:] for t in stripped]
+
+    def flag(values):
+        return np.fromiter(values, dtype=np.float64, count=m)
+
+    before = np.column_stack([
+        np.log1p(lengths.astype(np.float64)),
+        np.log1p(n_words_raw.astype(np.float64)),
+        quoted,
+        (quoted > 0.5).astype(np.float64),
+        ((0.3 < quoted) & (quoted <= 0.5)).astype(np.float64),
+        flag(f in _OPENERS or f == "”" for f in firsts),
+        flag(last in "”\"’'»" or t.endswith(("”.", "\".", "’.", "',")) for t, last in zip(stripped, lasts)),
+        has_quote_mark.astype(np.float64),
+        digits / np.maximum(lengths, 1),
+        upper / n_letters,
+        titles / n_words,
+        flag(last in ".!?" for last in lasts),
+        flag(last == ":" for last in lasts),
+        flag(last not in ".!?”\"’'" and k <= 8 for last, k in zip(lasts, n_words_raw.tolist())),
+        *(per_text(keys) / n_words for keys in _WORD_LISTS[:4]),
+        np.bincount(row, weights=codes == ord("?"), minlength=m) > 0,
+        np.bincount(row, weights=codes == ord("!"), minlength=m) > 0,
+        per_text(_WORD_LISTS[4]) > 0,
+    ]).reshape(m, 21)
+    after = np.column_stack([
+        flag(" | " in t or " - " in t[-40:] for t in stripped),
+        flag("©" in t or "copyright" in t.lower() for t in stripped),
+        flag("@" in t or "http" in t or "www." in t for t in stripped),
+    ]).reshape(m, 3)
+    return before, after
+
+
 _HEADINGS = frozenset(f"h{level}" for level in range(1, 7))
 
 
@@ -154,15 +312,28 @@ class LayoutFeatures(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: Sequence[Block]) -> np.ndarray:
-        # Pages repeat their menus and footers: the text part of a row is worked out once per distinct text.
-        cache: dict[str, tuple[list[float], list[float]]] = {}
-        rows = []
-        for b in X:
-            cues = cache.get(b.text)
-            if cues is None:
-                cues = cache[b.text] = _text_cues(b.text)
-            rows.append(_layout_row(b, cues))
-        return np.asarray(rows, dtype=np.float64).reshape(len(X), len(LAYOUT_FEATURE_NAMES))
+        # Pages repeat their menus and footers: the text part of a row is worked out once per distinct text, for
+        # all distinct texts at once (_text_cues_batch); the same numbers as _layout_row gives block by block.
+        n = len(X)
+        row_of: dict[str, int] = {}
+        rows = np.fromiter((row_of.setdefault(b.text, len(row_of)) for b in X), dtype=np.intp, count=n)
+        before, after = _text_cues_batch(list(row_of))
+        index = np.fromiter((b.index for b in X), dtype=np.int64, count=n)
+        count = np.fromiter((b.count for b in X), dtype=np.int64, count=n)
+        position = np.column_stack([index / np.maximum(count - 1, 1), (index == 0).astype(np.float64),
+                                    (index == count - 1).astype(np.float64), np.log1p(count.astype(np.float64))])
+        # Structure rows differ by tag and cues, and by link density (column 1, filled in after).
+        structures = [b.structure for b in X]
+        templates: dict = {None: _structure_cues(None)}
+        for s in structures:
+            if s is not None and (s.tag, s.cues) not in templates:
+                templates[(s.tag, s.cues)] = _structure_cues(Structure(s.tag, s.cues))
+        structure = np.asarray([templates[None if s is None else (s.tag, s.cues)] for s in structures],
+                               dtype=np.float64).reshape(n, len(LAYOUT_FEATURE_NAMES) - 28)
+        structure[:, 1] = np.fromiter((0.0 if s is None else s.link_density for s in structures), dtype=np.float64,
+                                      count=n)
+        return np.hstack([before[rows], position.reshape(n, 4), after[rows],
+                          structure.reshape(n, len(LAYOUT_FEATURE_NAMES) - 28)])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.asarray(LAYOUT_FEATURE_NAMES, dtype=object)
@@ -198,9 +369,9 @@ class TextVectorizer(BaseEstimator, TransformerMixin):
         row_of: dict[str, int] = {}
         rows = np.fromiter((row_of.setdefault(t, len(row_of)) for t in texts), dtype=np.intp, count=len(texts))
         distinct = list(row_of)
-        parts = [_word_transform(self.word_, distinct)]
+        parts = [_word_transform_vectorized(self.word_, distinct)]
         if self.char_ is not None:
-            parts.append(_char_wb_transform(self.char_, distinct))
+            parts.append(_char_wb_transform_vectorized(self.char_, distinct))
         return sparse.hstack(parts, format="csr")[rows]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -285,6 +456,173 @@ def _counts(indices: list[int], indptr: list[int], width: int, dtype) -> sparse.
                                 np.asarray(indptr, dtype=np.int32)), shape=(len(indptr) - 1, width))
     counts.sum_duplicates()
     return counts
+
+
+def _codes(text: str) -> np.ndarray:
+    """The code points of `text` as uint32 (lone surrogates kept as they are)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _ragged_positions(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For pieces of the given lengths laid end to end: each position's piece and the piece's end position."""
+    ends = np.cumsum(lengths)
+    piece = np.repeat(np.arange(len(lengths)), lengths)
+    return piece, ends[piece]
+
+
+class _CharKeys:
+    """A fitted char n-gram vocabulary as integer keys: each character gets a small code (1..B-1, 0 for a character
+    no n-gram of the vocabulary contains), an n-gram the number c1*B^(n-1) + ... + cn. Keys of different lengths
+    cannot meet (a valid first character is at least 1), so a sorted array of the vocabulary's keys, searched with
+    numpy, replaces the dict lookups of the n-grams one by one."""
+
+    def __init__(self, vocabulary: dict[str, int], min_n: int, max_n: int):
+        terms = list(vocabulary)
+        self.ok = bool(terms) and all(min_n <= len(t) <= max_n for t in terms)
+        alphabet = np.unique(_codes("".join(terms))) if terms else np.zeros(0, dtype=np.uint32)
+        self.alphabet = alphabet
+        self.base = base = len(alphabet) + 1
+        self.ok = self.ok and base ** max_n < 2 ** 62
+        if not self.ok:
+            return
+        lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+        small = self.small_codes(_codes("".join(terms)))
+        keys = np.zeros(len(terms), dtype=np.int64)
+        starts = np.cumsum(lengths) - lengths
+        for j in range(max_n):
+            has = lengths > j
+            keys[has] = keys[has] * base + small[starts[has] + j]
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(terms))[order]
+
+    def small_codes(self, codes: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(self.alphabet, codes)
+        at[at == len(self.alphabet)] = 0
+        known = self.alphabet[at] == codes if len(self.alphabet) else np.zeros(len(codes), dtype=bool)
+        return np.where(known, at + 1, 0).astype(np.int64)
+
+    def word_counts(self, words: list[str], min_n: int, max_n: int, dtype) -> sparse.csr_matrix:
+        """The vocabulary n-gram counts of each padded word " w " (rows: words), as scikit-learn's char_wb cuts it."""
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
+        small = self.small_codes(_codes("".join(f" {w} " for w in words)))
+        piece, end = _ragged_positions(lengths)
+        position = np.arange(len(small))
+        rows, columns = [], []
+        key = np.zeros(len(small), dtype=np.int64)
+        valid = np.ones(len(small), dtype=bool)
+        for n in range(1, max_n + 1):  # key and validity of the n-gram starting at each position, grown by one
+            shifted = np.zeros(len(small), dtype=np.int64)
+            shifted[:len(small) - n + 1] = small[n - 1:]
+            key = key * self.base + shifted
+            valid &= shifted > 0
+            if n < min_n:
+                continue
+            starts = np.flatnonzero(valid & (position + n <= end))
+            at = np.searchsorted(self.keys, key[starts])
+            at[at == len(self.keys)] = 0
+            found = self.keys[at] == key[starts]
+            rows.append(piece[starts[found]])
+            columns.append(self.columns[at[found]])
+        rows_, columns_ = np.concatenate(rows), np.concatenate(columns)
+        counts = sparse.coo_matrix((np.ones(len(rows_), dtype=dtype), (rows_, columns_)),
+                                   shape=(len(words), len(self.keys))).tocsr()
+        counts.sum_duplicates()
+        return counts
+
+
+_CHAR_KEYS: "weakref.WeakKeyDictionary[TfidfVectorizer, _CharKeys]" = weakref.WeakKeyDictionary()
+
+
+def _char_wb_transform_vectorized(vectorizer: TfidfVectorizer, texts: list[str]):
+    """`vectorizer.transform(texts)` for a char_wb TfidfVectorizer, over the whole batch at once with numpy.
+
+    A text's counts are the sum of its words' counts (char_wb n-grams stay inside a word): counts = W @ G, with W
+    the texts' word counts and G the n-gram counts of the batch's distinct words, cut and looked up as integer keys
+    (see _CharKeys). Products and sums of small integers are exact in float32, so the counts are the same numbers;
+    sorted indices put them in scikit-learn's order, and the vectorizer's own TF-IDF step does the rest.
+    """
+    min_n, max_n = vectorizer.ngram_range
+    keys = _CHAR_KEYS.get(vectorizer)
+    if keys is None:
+        keys = _CHAR_KEYS[vectorizer] = _CharKeys(vectorizer.vocabulary_, min_n, max_n)
+    if not keys.ok or min_n < 1 or min_n > 3:  # a padded word is >= 3 long: no "short word counted whole" case
+        return _char_wb_transform(vectorizer, texts)
+    # scikit-learn squeezes runs of whitespace (re's \s) before str.split(); both know the same whitespace
+    # (Py_UNICODE_ISSPACE), so split() alone gives the same words.
+    split = list(map(str.split, texts))
+    words = list(chain.from_iterable(split))
+    word_id = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, split), dtype=np.int64, count=len(split)), out=indptr[1:])
+    dtype = vectorizer.dtype
+    occurrences = sparse.csr_matrix((np.ones(len(words), dtype=dtype),
+                                     np.fromiter(map(word_id.__getitem__, words), dtype=np.int64, count=len(words)),
+                                     indptr), shape=(len(texts), len(word_id)))
+    occurrences.sum_duplicates()
+    counts = occurrences @ keys.word_counts(list(word_id), min_n, max_n, dtype)
+    counts = counts.tocsc().tocsr()  # two O(nnz) passes leave each row's indices sorted, as scikit-learn's are
+    return vectorizer._tfidf.transform(counts, copy=False)
+
+
+class _WordKeys:
+    """A fitted word 1-2-gram vocabulary as integer keys: each token of the vocabulary gets a number t, a unigram
+    the column of its token, a bigram the key ta*T + tb (tokens hold no space, so a bigram term splits in two)."""
+
+    def __init__(self, vocabulary: dict[str, int]):
+        parts = [term.split(" ") for term in vocabulary]
+        self.ok = all(1 <= len(p) <= 2 and all(p) for p in parts)
+        if not self.ok:
+            return
+        self.token = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(parts)))}
+        size = self.size = len(self.token)
+        self.unigram = np.full(size + 1, -1, dtype=np.int64)  # the last slot answers for tokens not in the vocabulary
+        keys, columns = [], []
+        for p, column in zip(parts, vocabulary.values()):
+            if len(p) == 1:
+                self.unigram[self.token[p[0]]] = column
+            else:
+                keys.append(self.token[p[0]] * size + self.token[p[1]])
+                columns.append(column)
+        keys_ = np.asarray(keys, dtype=np.int64)
+        order = np.argsort(keys_, kind="stable")
+        self.keys, self.columns = keys_[order], np.asarray(columns, dtype=np.int64)[order]
+
+
+_WORD_KEYS: "weakref.WeakKeyDictionary[TfidfVectorizer, _WordKeys]" = weakref.WeakKeyDictionary()
+
+
+def _word_transform_vectorized(vectorizer: TfidfVectorizer, texts: list[str]):
+    """`vectorizer.transform(texts)` for a lowercasing word 1-2-gram TfidfVectorizer without stop words, over the
+    batch at once: the same tokens (token_pattern on each lowercased text), mapped to numbers once, the unigrams
+    and the bigrams of neighbouring tokens within a text looked up as integer keys (see _WordKeys)."""
+    min_n, max_n = vectorizer.ngram_range
+    keys = _WORD_KEYS.get(vectorizer)
+    if keys is None:
+        keys = _WORD_KEYS[vectorizer] = _WordKeys(vectorizer.vocabulary_)
+    if (not keys.ok or (min_n, max_n) != (1, 2) or vectorizer.analyzer != "word" or not vectorizer.lowercase
+            or vectorizer.preprocessor is not None or vectorizer.tokenizer is not None
+            or vectorizer.stop_words is not None or vectorizer.strip_accents is not None or vectorizer.binary
+            or vectorizer.input != "content" or not hasattr(vectorizer, "_tfidf")):
+        return _word_transform(vectorizer, texts)
+    tokenize = vectorizer.build_tokenizer()
+    split = list(map(tokenize, map(str.lower, texts)))
+    lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
+    tokens = list(chain.from_iterable(split))
+    ids = np.fromiter(map(keys.token.get, tokens, repeat(keys.size)), dtype=np.int64, count=len(tokens))
+    row = np.repeat(np.arange(len(texts)), lengths)
+    unigram = keys.unigram[ids]
+    pair = np.flatnonzero((row[:-1] == row[1:]) & (ids[:-1] < keys.size) & (ids[1:] < keys.size))
+    bigram = ids[pair] * keys.size + ids[pair + 1]
+    at = np.searchsorted(keys.keys, bigram)
+    at[at == len(keys.keys)] = 0
+    found = keys.keys[at] == bigram if len(keys.keys) else np.zeros(len(bigram), dtype=bool)
+    rows = np.concatenate([row[unigram >= 0], row[pair[found]]])
+    columns = np.concatenate([unigram[unigram >= 0], keys.columns[at[found]]])
+    counts = sparse.coo_matrix((np.ones(len(rows), dtype=vectorizer.dtype), (rows, columns)),
+                               shape=(len(texts), len(vectorizer.vocabulary_))).tocsr()
+    counts.sum_duplicates()
+    return vectorizer._tfidf.transform(counts, copy=False)
 
 
 # Short lines that open a section of commentary on republished pages ("Comment", "Editor's note", "Our view").

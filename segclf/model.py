@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import StandardScaler, normalize
 from sklearn.utils.validation import check_is_fitted
 
 from segclf.documents import Block, Document, to_blocks
@@ -42,7 +42,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
     Rows of one document must share `Block.doc`; their page order comes from `Block.index`.
     """
 
-    def __init__(self, C: float = 8.0, char_ngrams: bool = True, word_max_features: int = 100_000,
+    def __init__(self, C: float = 8.0, char_ngrams: bool = False, word_max_features: int = 100_000,
                  char_max_features: int = 100_000, class_weight: str | None = "balanced", context: bool = True,
                  context_C: float = 1.0, cv: int = 5, max_iter: int = 2000, n_jobs: int | None = None,
                  random_state: int = 0):
@@ -96,16 +96,61 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         self.first_ = self._logistic(self.C).fit(features, y)
         self.second_ = None
         groups = np.asarray([b.doc for b in X])
+        self.page_kind_ = None
         if self.context and len(np.unique(groups)) >= 2:
             oof = self._out_of_fold_proba(features, y, groups)
+            page_kind = self._fit_page_kind(X, features, oof, y)
             self.second_ = make_pipeline(StandardScaler(), self._logistic(self.context_C))
-            self.second_.fit(self._second_stage_input(X, oof, layout), y)
+            self.second_.fit(self._second_stage_input(X, oof, layout, page_kind), y)
         return self
 
-    def _second_stage_input(self, X: list[Block], first_proba: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    # -- what kind of page: news or commentary ------------------------------------------------------------------
+    def _content(self, first_proba: np.ndarray) -> np.ndarray:
+        """Each block's chance of being content rather than furniture, by the first stage."""
         furniture = np.flatnonzero(self.classes_ == "boilerplate")
-        content = 1.0 - first_proba[:, furniture[0]] if len(furniture) else None
-        return np.hstack([context_features(X, first_proba, content=content), layout, neighbour_features(X, layout)])
+        return 1.0 - first_proba[:, furniture[0]] if len(furniture) else np.ones(len(first_proba))
+
+    @staticmethod
+    def _page_rows(X: list[Block], features, content: np.ndarray):
+        """One row per page: the mean of its blocks' features, weighted by how likely each is content."""
+        pages, row_page = np.unique([b.doc for b in X], return_inverse=True)
+        weights = sparse.csr_matrix((content + 1e-6, (row_page, np.arange(len(X)))), shape=(len(pages), len(X)))
+        return normalize(weights, norm="l1") @ features, row_page
+
+    def _fit_page_kind(self, X: list[Block], features, oof: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Learn whether a page is commentary as a whole (most of its content is opinion) and return, per row,
+        its page's out-of-fold chance of being one.
+
+        A whole editorial argues from facts in the third person; paragraph by paragraph it reads like news, but
+        as a page it does not. Stage two gets this page-level view beside the paragraph-level one.
+        """
+        pages, row_page = self._page_rows(X, features, self._content(oof))
+        content = y != "boilerplate"
+        opinion = np.bincount(row_page, weights=(y == "opinion") & content, minlength=pages.shape[0])
+        target = opinion / np.maximum(np.bincount(row_page, weights=content, minlength=pages.shape[0]), 1) > 0.5
+        if target.all() or not target.any():
+            return np.zeros(len(X))
+        chance = np.zeros(pages.shape[0])
+        folds = GroupKFold(n_splits=min(self.cv, pages.shape[0])).split(pages, target, np.arange(pages.shape[0]))
+        for train, test in folds:
+            if len(np.unique(target[train])) == 2:
+                model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=self.max_iter)
+                chance[test] = model.fit(pages[train], target[train]).predict_proba(pages[test])[:, 1]
+        self.page_kind_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=self.max_iter)
+        self.page_kind_.fit(pages, target)
+        return chance[row_page]
+
+    def _page_kind(self, X: list[Block], features, first_proba: np.ndarray) -> np.ndarray:
+        if self.page_kind_ is None:
+            return np.zeros(len(X))
+        pages, row_page = self._page_rows(X, features, self._content(first_proba))
+        return self.page_kind_.predict_proba(pages)[:, 1][row_page]
+
+    def _second_stage_input(self, X: list[Block], first_proba: np.ndarray, layout: np.ndarray,
+                            page_kind: np.ndarray) -> np.ndarray:
+        content = self._content(first_proba)
+        return np.hstack([context_features(X, first_proba, content=content), layout, neighbour_features(X, layout),
+                          page_kind[:, None], (page_kind * content)[:, None]])
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "first_")
@@ -115,7 +160,8 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         features, layout = self._features(X)
         proba = self.first_.predict_proba(features)
         if self.second_ is not None:
-            proba = self.second_.predict_proba(self._second_stage_input(X, proba, layout))
+            page_kind = self._page_kind(X, features, proba)
+            proba = self.second_.predict_proba(self._second_stage_input(X, proba, layout, page_kind))
         return proba
 
     def predict(self, X) -> np.ndarray:
