@@ -175,3 +175,18 @@ def test_shipped_model_labels_the_seed_page():
 def test_demo_page_with_shipped_model():
     result = run("predict", REPO / "examples" / "republished-with-comment.txt", "--output", "table")
     assert result.exit_code == 0 and "opinion" in result.output and "reported" in result.output
+
+
+def test_explain_a_paragraph_and_the_labels(tmp_path, corpus_model, labeled):
+    result = run("explain", labeled, "--paragraph", 2, "--model", corpus_model, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["paragraph"] == 2 and report["label"] in report["scores"]
+    assert report["label"] == max(report["scores"], key=report["scores"].get)
+    pushes = report["pushes"]["words and layout (stage one)"]
+    assert pushes and all(p["feature"] for p in pushes)
+    result = run("explain", "--model", corpus_model, "--top", 3)
+    assert result.exit_code == 0 and result.output.count("\n") == len(json.loads(
+        run("explain", "--model", corpus_model, "--json").output))
+    result = run("explain", labeled, "--paragraph", 10_000, "--model", corpus_model)
+    assert result.exit_code == 1 and "has no paragraph 10000" in result.output
