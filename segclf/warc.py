@@ -151,7 +151,8 @@ def iter_warc(path: str, max_bytes: int = MAX_PAGE_BYTES, *, start: int = 0, end
                     if end is not None and failed_at >= end:
                         return
                     if failed_at != last_emitted:
-                        reason = " ".join(str(error).split()) or type(error).__name__
+                        reason = _fresh_reason(stream, failed_at) or " ".join(str(error).split()) or \
+                            type(error).__name__
                         yield PageInput(page_id=f"{path}@{failed_at}", source=path, offset=failed_at,
                                         error=f"malformed WARC record at byte {failed_at:,} ({reason[:200]})")
                     start = _next_boundary(stream, failed_at + 1, gzipped)
@@ -162,6 +163,19 @@ def iter_warc(path: str, max_bytes: int = MAX_PAGE_BYTES, *, start: int = 0, end
                 last_emitted, emitted = records.offset, emitted + 1
                 item.size = _consumed(records)
                 yield item
+
+
+def _fresh_reason(stream: BinaryIO, offset: int) -> str | None:
+    """What warcio says of the record at `offset` read from there alone: the same whatever was read before it (which
+    changes warcio's message), so reading a file whole or in ranges gives the same error rows."""
+    stream.seek(offset)
+    try:
+        next(iter(_QuietIterator(stream)))
+    except _READ_ERRORS as error:
+        return " ".join(str(error).split()) or type(error).__name__
+    except StopIteration:
+        pass
+    return None
 
 
 def _consumed(records: ArchiveIterator) -> int:
@@ -194,8 +208,9 @@ def _iter_whole_gzip(path: str, max_bytes: int, skip: int, open_file: Opener = o
 
 def splittable(stream: BinaryIO) -> bool:
     """Whether a WARC file can be read in byte ranges: it is gzipped one record per member (as the WARC standard
-    recommends and crawlers write), which its first two members show. A plain .warc is not (a line starting 'WARC/1.'
-    inside a page could pass for a record boundary), nor is a single gzip stream."""
+    recommends and crawlers write), which its first member, a WARC record followed by another member, shows. A plain
+    .warc is not (a line starting 'WARC/1.' inside a page could pass for a record boundary), nor is a single gzip
+    stream."""
     stream.seek(0)
     if stream.read(3) != b"\x1f\x8b\x08":
         return False
@@ -214,7 +229,10 @@ def splittable(stream: BinaryIO) -> bool:
                 head += data[:16]
     except zlib.error:
         return False
-    return head.startswith(b"WARC/") and _opens_warc_member(stream, read - len(unzip.unused_data))
+    if not head.startswith(b"WARC/"):
+        return False
+    stream.seek(read - len(unzip.unused_data))  # where the first member ends
+    return stream.read(3) == b"\x1f\x8b\x08"
 
 
 def record_range(stream: BinaryIO, start: int, end: int, size: int) -> tuple[int, int | None] | None:

@@ -13,7 +13,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from segclf.inputs import PageInput, Skipped
-from segclf.warc import iter_warc
+from segclf.warc import iter_warc, record_range, splittable
 
 
 def page_html(n: int) -> bytes:
@@ -172,3 +172,54 @@ def test_shared_warc_has_157_pages(shared):
     assert len(pages) == 157 and not skipped
     assert all(p.error is None and p.url and p.data for p in pages)
     assert len({p.page_id for p in pages}) == 157
+
+
+# -- reading in byte ranges (how the Spark job spreads one file over tasks) ---------------------------------------
+
+def _key(item):
+    if isinstance(item, Skipped):
+        return ("skipped", item.reason)
+    return (item.page_id, item.offset, item.url, item.data, item.error)
+
+
+@pytest.mark.parametrize("damage", ["none", "garbage", "corrupt member", "cut short"])
+def test_byte_ranges_give_every_record_once(tmp_path, damage):
+    def build(writer):
+        writer.write_record(writer.create_warcinfo_record("r.warc.gz", {"software": "tests"}))
+        for n in range(6):
+            response(writer, f"https://a.example/{n}", page_html(n) * 5)
+    data = bytearray(write_warc(tmp_path / "r.warc.gz", True, build).read_bytes())
+    members = [i for i in range(len(data) - 2) if data[i:i + 3] == b"\x1f\x8b\x08"]
+    if damage == "garbage":
+        data[members[3]:members[3]] = gzip.compress(b"GARBAGE that is no WARC header at all\r\n\r\n")
+    elif damage == "corrupt member":
+        middle = (members[2] + members[3]) // 2
+        data[middle:middle + 20] = b"\x00" * 20
+    elif damage == "cut short":
+        del data[-50:]
+    path = tmp_path / "damaged.warc.gz"
+    path.write_bytes(bytes(data))
+    whole = [_key(item) for item in iter_warc(str(path))]
+    good = [key for key in whole if key[0] != "skipped" and key[4] is None]
+    errors = [key for key in whole if key[0] != "skipped" and key[4] is not None]
+    assert (len(good), len(errors)) == {"none": (6, 0), "garbage": (6, 1)}.get(damage, (5, 1))
+    with open(path, "rb") as stream:
+        assert splittable(stream)
+        for step in (13, 97, 400, 1500, len(data)):
+            pieces = []
+            for start in range(0, len(data), step):
+                owned = record_range(stream, start, min(start + step, len(data)), len(data))
+                if owned is not None:
+                    pieces += [_key(item) for item in iter_warc(str(path), start=owned[0], end=owned[1])]
+            assert pieces == whole, step
+
+
+def test_only_a_warc_gzipped_record_by_record_is_split(tmp_path):
+    plain = write_warc(tmp_path / "p.warc", False, mixed_records)
+    whole = tmp_path / "whole.warc.gz"
+    whole.write_bytes(gzip.compress(plain.read_bytes()))
+    one = write_warc(tmp_path / "one.warc.gz", True, lambda w: response(w, "https://a.example/1", page_html(1)))
+    for path, expected in ((plain, False), (whole, False), (one, False),
+                           (write_warc(tmp_path / "m.warc.gz", True, mixed_records), True)):
+        with open(path, "rb") as stream:
+            assert splittable(stream) is expected, path.name
