@@ -381,83 +381,6 @@ class TextVectorizer(BaseEstimator, TransformerMixin):
         return np.asarray(names, dtype=object)
 
 
-# Distinct words seen by each fitted char_wb vectorizer, with their n-grams' vocabulary indices. Kept across calls,
-# since crawled text repeats its words batch after batch; emptied when full, so memory stays bounded.
-_WORD_NGRAMS: "weakref.WeakKeyDictionary[TfidfVectorizer, dict[str, list[int]]]" = weakref.WeakKeyDictionary()
-_WORD_NGRAMS_MAX = 200_000
-
-
-def _char_wb_transform(vectorizer: TfidfVectorizer, texts: list[str]):
-    """`vectorizer.transform(texts)` for a char_wb TfidfVectorizer: the same matrix, several times faster.
-
-    char_wb n-grams never cross a word boundary, so a text's counts are the sum of its words' counts, and each
-    distinct word is cut into n-grams once. The counts then go through the vectorizer's own TF-IDF step.
-    A configuration this does not reproduce goes to scikit-learn's own transform.
-    """
-    if (vectorizer.analyzer != "char_wb" or vectorizer.lowercase or vectorizer.preprocessor is not None
-            or vectorizer.strip_accents is not None or vectorizer.binary or vectorizer.input != "content"
-            or not hasattr(vectorizer, "_tfidf")):
-        return vectorizer.transform(texts)
-    vocabulary = vectorizer.vocabulary_
-    min_n, max_n = vectorizer.ngram_range
-    squeeze = vectorizer._white_spaces.sub  # the whitespace normalisation of scikit-learn's analyzer
-    ids_of_word = _WORD_NGRAMS.setdefault(vectorizer, {})
-    if len(ids_of_word) > _WORD_NGRAMS_MAX:
-        ids_of_word.clear()
-    indices: list[int] = []
-    indptr = [0]
-    for text in texts:
-        for word in squeeze(" ", text).split():
-            ids = ids_of_word.get(word)
-            if ids is None:
-                ids = []
-                padded = f" {word} "
-                size = len(padded)
-                for n in range(min_n, max_n + 1):
-                    for start in range(max(size - n + 1, 1)):  # a word shorter than n counts once, whole
-                        index = vocabulary.get(padded[start:start + n])
-                        if index is not None:
-                            ids.append(index)
-                    if size <= n:
-                        break
-                ids_of_word[word] = ids
-            indices.extend(ids)
-        indptr.append(len(indices))
-    return vectorizer._tfidf.transform(_counts(indices, indptr, len(vocabulary), vectorizer.dtype), copy=False)
-
-
-def _word_transform(vectorizer: TfidfVectorizer, texts: list[str]):
-    """`vectorizer.transform(texts)` for a lowercasing word-n-gram TfidfVectorizer without stop words: the same
-    tokens (token_pattern on the lowercased text), unigrams then the longer n-grams, looked up directly."""
-    if (vectorizer.analyzer != "word" or not vectorizer.lowercase or vectorizer.preprocessor is not None
-            or vectorizer.tokenizer is not None or vectorizer.stop_words is not None
-            or vectorizer.strip_accents is not None or vectorizer.binary or vectorizer.input != "content"
-            or vectorizer.ngram_range[0] != 1 or not hasattr(vectorizer, "_tfidf")):
-        return vectorizer.transform(texts)
-    vocabulary = vectorizer.vocabulary_
-    tokenize = vectorizer.build_tokenizer()
-    max_n = vectorizer.ngram_range[1]
-    get = vocabulary.get
-    indices: list[int] = []
-    indptr = [0]
-    for text in texts:
-        tokens = tokenize(text.lower())
-        indices.extend(i for i in map(get, tokens) if i is not None)
-        for n in range(2, min(max_n, len(tokens)) + 1):
-            grams = map(" ".join, zip(*(tokens[k:] for k in range(n))))
-            indices.extend(i for i in map(get, grams) if i is not None)
-        indptr.append(len(indices))
-    return vectorizer._tfidf.transform(_counts(indices, indptr, len(vocabulary), vectorizer.dtype), copy=False)
-
-
-def _counts(indices: list[int], indptr: list[int], width: int, dtype) -> sparse.csr_matrix:
-    """A count matrix as scikit-learn's CountVectorizer makes it: duplicates summed, indices sorted."""
-    counts = sparse.csr_matrix((np.ones(len(indices), dtype=dtype), np.asarray(indices, dtype=np.int32),
-                                np.asarray(indptr, dtype=np.int32)), shape=(len(indptr) - 1, width))
-    counts.sum_duplicates()
-    return counts
-
-
 def _codes(text: str) -> np.ndarray:
     """The code points of `text` as uint32 (lone surrogates kept as they are)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -542,12 +465,16 @@ def _char_wb_transform_vectorized(vectorizer: TfidfVectorizer, texts: list[str])
     (see _CharKeys). Products and sums of small integers are exact in float32, so the counts are the same numbers;
     sorted indices put them in scikit-learn's order, and the vectorizer's own TF-IDF step does the rest.
     """
+    if (vectorizer.analyzer != "char_wb" or vectorizer.lowercase or vectorizer.preprocessor is not None
+            or vectorizer.strip_accents is not None or vectorizer.binary or vectorizer.input != "content"
+            or not hasattr(vectorizer, "_tfidf")):
+        return vectorizer.transform(texts)  # a configuration this does not reproduce
     min_n, max_n = vectorizer.ngram_range
     keys = _CHAR_KEYS.get(vectorizer)
     if keys is None:
         keys = _CHAR_KEYS[vectorizer] = _CharKeys(vectorizer.vocabulary_, min_n, max_n)
     if not keys.ok or min_n < 1 or min_n > 3:  # a padded word is >= 3 long: no "short word counted whole" case
-        return _char_wb_transform(vectorizer, texts)
+        return vectorizer.transform(texts)
     # scikit-learn squeezes runs of whitespace (re's \s) before str.split(); both know the same whitespace
     # (Py_UNICODE_ISSPACE), so split() alone gives the same words.
     split = list(map(str.split, texts))
@@ -604,7 +531,7 @@ def _word_transform_vectorized(vectorizer: TfidfVectorizer, texts: list[str]):
             or vectorizer.preprocessor is not None or vectorizer.tokenizer is not None
             or vectorizer.stop_words is not None or vectorizer.strip_accents is not None or vectorizer.binary
             or vectorizer.input != "content" or not hasattr(vectorizer, "_tfidf")):
-        return _word_transform(vectorizer, texts)
+        return vectorizer.transform(texts)  # a configuration this does not reproduce
     tokenize = vectorizer.build_tokenizer()
     split = list(map(tokenize, map(str.lower, texts)))
     lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
