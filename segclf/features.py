@@ -557,12 +557,51 @@ _COMMENTARY_HEADER = re.compile(r"\b(comment|commentary|editor|editorial|ed|note
                                 r"matters|verdict|perspective)\b", re.IGNORECASE)
 
 
-def document_groups(X: Sequence[Block]) -> list[np.ndarray]:
-    """Row indices of each document, in page order."""
-    groups: dict[int, list[int]] = {}
-    for row, b in enumerate(X):
-        groups.setdefault(b.doc, []).append(row)
-    return [np.asarray(sorted(rows, key=lambda r: X[r].index)) for rows in groups.values()]
+class PageGrid:
+    """The rows of a batch laid out page by page: pages of similar length side by side, padded to one width.
+
+    Context features are per-page arithmetic (shifts and running sums along a page). On a grid they run for many
+    pages at once, and a page's numbers stay exactly what they would be on its own: its running sums start at its
+    first block, whatever else is in the batch, and padding adds only zeros after its end.
+    """
+
+    def __init__(self, X: Sequence[Block]):
+        n = len(X)
+        doc = np.fromiter((b.doc for b in X), dtype=np.int64, count=n)
+        index = np.fromiter((b.index for b in X), dtype=np.int64, count=n)
+        order = np.lexsort((index, doc))  # page by page, each in page order
+        starts = np.flatnonzero(np.r_[True, doc[order][1:] != doc[order][:-1]]) if n else np.zeros(0, np.intp)
+        lengths = np.diff(np.r_[starts, n])
+        width = 1 << np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)  # at most twice a page's length
+        self.page = np.empty(n, dtype=np.int64)  # each row's page (numbered in doc order) and place in it
+        self.page[order] = np.cumsum(np.r_[True, doc[order][1:] != doc[order][:-1]]) - 1 if n else 0
+        self.position = np.empty(n, dtype=np.int64)
+        self.position[order] = np.arange(n) - starts[self.page[order]]
+        self.first_row = order[starts]  # the row at the top of each page
+        self.buckets = []  # (rows grid with -1 for padding, lengths) per width
+        for w in np.unique(width):
+            pages = np.flatnonzero(width == w)
+            position = np.arange(w)
+            grid = starts[pages][:, None] + position[None, :]
+            inside = position[None, :] < lengths[pages][:, None]
+            self.buckets.append((np.where(inside, order[np.minimum(grid, n - 1)], -1), lengths[pages]))
+
+    @staticmethod
+    def take(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """values[rows] with zeros where the grid is padding."""
+        out = values[np.maximum(rows, 0)]
+        out[rows < 0] = 0
+        return out
+
+
+def _shift(a: np.ndarray, by: int) -> np.ndarray:
+    """Along the page axis: out[:, j] = a[:, j - by], zeros where that falls outside."""
+    out = np.zeros_like(a)
+    if by > 0:
+        out[:, by:] = a[:, :-by]
+    else:
+        out[:, :by] = a[:, -by:]
+    return out
 
 
 def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5,
@@ -577,35 +616,37 @@ def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5,
     """
     n, k = proba.shape
     content = np.ones(n) if content is None else content
+    header = np.fromiter((len(b.text) < 60 and _COMMENTARY_HEADER.search(b.text) is not None for b in X),
+                         dtype=bool, count=n)
     out = np.zeros((n, 11 * k + 3), dtype=np.float64)
-    for rows in document_groups(X):
-        p = proba[rows]
-        m = len(rows)
-        pad = np.vstack([np.zeros((2, k)), p, np.zeros((2, k))])
-        csum = np.vstack([np.zeros((1, k)), np.cumsum(p, axis=0)])
-        idx = np.arange(m)
+    for rows, lengths in PageGrid(X).buckets:
+        pages, width = rows.shape
+        m = lengths[:, None]
+        p = PageGrid.take(proba, rows)  # (pages, width, k)
+        csum = np.concatenate([np.zeros((pages, 1, k)), np.cumsum(p, axis=1)], axis=1)
+        idx = np.broadcast_to(np.arange(width), (pages, width))
         lo, hi = np.maximum(idx - window, 0), np.minimum(idx + window + 1, m)
-        window_mean = (csum[hi] - csum[lo] - p) / np.maximum(hi - lo - 1, 1)[:, None]
-        before = csum[idx] / np.maximum(idx, 1)[:, None]
-        after = (csum[m] - csum[idx + 1]) / np.maximum(m - idx - 1, 1)[:, None]
-        page = np.broadcast_to(csum[m] / m, (m, k))
-        w = content[rows][:, None]
-        wsum = np.vstack([np.zeros((1, k + 1)), np.cumsum(np.hstack([p * w, w]), axis=0)])
-        content_page = np.broadcast_to(wsum[m, :k] / max(wsum[m, k], 1e-6), (m, k))
-        content_window = (wsum[hi, :k] - wsum[lo, :k]) / np.maximum(wsum[hi, k] - wsum[lo, k], 1e-6)[:, None]
-        header_seen = np.zeros(m)
-        since_header = np.zeros(m)
-        last_header = -1
-        for j, r in enumerate(rows):
-            if last_header >= 0:
-                header_seen[j] = 1.0
-                since_header[j] = 1.0 / (1.0 + j - last_header)
-            text = X[r].text
-            if len(text) < 60 and _COMMENTARY_HEADER.search(text):
-                last_header = j
-        out[rows] = np.hstack([p, pad[1:m + 1], pad[0:m], pad[3:m + 3], pad[4:m + 4], window_mean, before, after,
-                               page, content_page, content_window, header_seen[:, None], since_header[:, None],
-                               (idx / max(m - 1, 1))[:, None]])
+        at = np.arange(pages)[:, None]
+        window_mean = (csum[at, hi] - csum[at, lo] - p) / np.maximum(hi - lo - 1, 1)[..., None]
+        before = csum[:, :width] / np.maximum(idx, 1)[..., None]
+        after = (csum[at, m] - csum[:, 1:]) / np.maximum(m - idx - 1, 1)[..., None]
+        page = np.broadcast_to(csum[at, m] / m[..., None], p.shape)
+        w = PageGrid.take(content, rows)[..., None]
+        wsum = np.concatenate([np.zeros((pages, 1, k + 1)), np.cumsum(np.concatenate([p * w, w], axis=2), axis=1)],
+                              axis=1)
+        content_page = np.broadcast_to(wsum[at, m, :k] / np.maximum(wsum[at, m, k], 1e-6)[..., None], p.shape)
+        content_window = ((wsum[at, hi, :k] - wsum[at, lo, :k])
+                          / np.maximum(wsum[at, hi, k] - wsum[at, lo, k], 1e-6)[..., None])
+        # The last commentary header strictly above each block, as a position (-1: none).
+        header_at = np.where(PageGrid.take(header, rows), idx, -1)
+        last_header = _shift(np.maximum.accumulate(header_at, axis=1), 1) - (np.arange(width) == 0)
+        seen = last_header >= 0
+        since_header = np.where(seen, 1.0 / (1.0 + idx - np.maximum(last_header, 0)), 0.0)
+        features = np.concatenate([p, _shift(p, 1), _shift(p, 2), _shift(p, -1), _shift(p, -2), window_mean, before,
+                                   after, page, content_page, content_window, seen[..., None],
+                                   since_header[..., None], (idx / np.maximum(m - 1, 1))[..., None]], axis=2)
+        inside = rows >= 0
+        out[rows[inside]] = features[inside]
     return out
 
 
@@ -617,21 +658,25 @@ def neighbour_features(X: Sequence[Block], layout: np.ndarray) -> np.ndarray:
     """
     n, k = layout.shape
     out = np.zeros((n, 2 * k + 3), dtype=np.float64)
-    for rows in document_groups(X):
-        m = len(rows)
-        pad = np.vstack([np.zeros((1, k)), layout[rows], np.zeros((1, k))])
-        texts = [" ".join(X[r].text.lower().split()) for r in rows]
-        counts = Counter(texts)
-        seen: set[str] = set()
-        repeated_above = []
-        for text in texts:
-            repeated_above.append(text in seen)
-            seen.add(text)
-        title = texts[0]
-        in_title = [j > 0 and len(t) >= 20 and t in title for j, t in enumerate(texts)]
-        out[rows] = np.hstack([pad[0:m], pad[2:m + 2],
-                               np.asarray([[counts[t] > 1, above, titled]
-                                           for t, above, titled in zip(texts, repeated_above, in_title)], float)])
+    grid = PageGrid(X)
+    for rows, _ in grid.buckets:
+        rows_layout = PageGrid.take(layout, rows)
+        inside = rows >= 0
+        out[rows[inside], :2 * k] = np.concatenate([_shift(rows_layout, 1), _shift(rows_layout, -1)], axis=2)[inside]
+    # Repetition: each block's text, normalised, against the others of its page.
+    normal: dict[str, str] = {}  # pages of a site repeat their furniture: normalise each distinct text once
+    texts = [normal[b.text] if b.text in normal else normal.setdefault(b.text, " ".join(b.text.lower().split()))
+             for b in X]
+    text_id = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+    key = grid.page * len(text_id) + np.fromiter(map(text_id.__getitem__, texts), dtype=np.int64, count=n)
+    _, where, counts = np.unique(key, return_inverse=True, return_counts=True)
+    first_seen = np.full(len(counts), n, dtype=np.int64)
+    np.minimum.at(first_seen, where, grid.position)
+    titles = [texts[r] for r in grid.first_row[grid.page].tolist()]
+    out[:, 2 * k] = counts[where] > 1
+    out[:, 2 * k + 1] = grid.position > first_seen[where]
+    out[:, 2 * k + 2] = np.fromiter((len(t) >= 20 and t in title for t, title in zip(texts, titles)), dtype=bool,
+                                    count=n) & (grid.position > 0)
     return out
 
 

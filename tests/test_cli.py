@@ -102,7 +102,8 @@ def test_validate(tmp_path, labeled):
     result = run("validate", labeled, "--min-documents", 1000)
     assert result.exit_code == 1 and "fewer than 1000" in result.output
     dup = tmp_path / "dup.jsonl"
-    dup.write_text(labeled.read_text() + labeled.read_text().splitlines()[0].replace('"id": "', '"id": "x') + "\n")
+    copy = json.loads(labeled.read_text().splitlines()[0]) | {"id": "another-id"}  # same text, another document
+    dup.write_text(labeled.read_text() + json.dumps(copy) + "\n")
     result = run("validate", dup)
     assert result.exit_code == 1 and "repeated" in result.output
 
