@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from segclf.documents import Document, document_from_texts, gold_labels
 from segclf.evaluation import Report, score
 from segclf.modelfile import SavedModel, load_model, save_model
@@ -25,11 +27,13 @@ def _model(model: SavedModel | None) -> SavedModel:
 def label_documents(documents: Sequence[Document], model: SavedModel | None = None) -> list[Document]:
     """Set every paragraph's `label` and `scores` (probability per label), in place; returns the documents."""
     model = _model(model)
-    classes = [str(c) for c in model.estimator.classes_]
+    classes = np.asarray([str(c) for c in model.estimator.classes_], dtype=object)
+    names = classes.tolist()
     for doc, proba in zip(documents, model.estimator.predict_documents(documents)):
-        for paragraph, row in zip(doc.paragraphs, proba):
-            paragraph.scores = {label: float(p) for label, p in zip(classes, row)}
-            paragraph.label = max(paragraph.scores, key=paragraph.scores.__getitem__)
+        labels = classes[np.argmax(proba, axis=1)].tolist() if len(proba) else []
+        for paragraph, row, label in zip(doc.paragraphs, proba.tolist(), labels):
+            paragraph.scores = dict(zip(names, row))
+            paragraph.label = label
     return list(documents)
 
 

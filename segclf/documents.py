@@ -6,7 +6,8 @@ Nothing here touches files; readers and writers live in segclf.io.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from itertools import repeat
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from segclf.errors import SegclfError
 
@@ -63,9 +64,11 @@ class Document:
         return [p.text for p in self.paragraphs]
 
 
-@dataclass(frozen=True)
-class Block:
-    """One row the estimator sees: a paragraph in the context of its document (see `to_blocks`)."""
+class Block(NamedTuple):
+    """One row the estimator sees: a paragraph in the context of its document (see `to_blocks`).
+
+    A named tuple rather than a dataclass: a batch makes one per paragraph, and tuples are the cheapest to make.
+    """
 
     doc: int  # index of the document within the batch; blocks of one document share it
     index: int  # position within the document
@@ -79,7 +82,8 @@ def to_blocks(documents: Iterable[Document]) -> list[Block]:
     blocks: list[Block] = []
     for d, doc in enumerate(documents):
         n = len(doc.paragraphs)
-        blocks.extend(Block(d, i, n, p.text, p.structure) for i, p in enumerate(doc.paragraphs))
+        blocks.extend(map(Block, repeat(d), range(n), repeat(n), [p.text for p in doc.paragraphs],
+                          [p.structure for p in doc.paragraphs]))
     return blocks
 
 

@@ -40,7 +40,7 @@ from segclf.documents import LABELS, Document, Paragraph
 from segclf.errors import SegclfError
 from segclf.html import MAX_BLOCKS, MAX_PAGE_BYTES, PageError, parse_page
 from segclf.inputs import Item, PageInput, Skipped, check_inputs, iter_inputs, total_size
-from segclf.io import atomic_output
+from segclf.io import atomic_output, json_line
 from segclf.modelfile import SavedModel
 
 OUTPUT_FORMATS = ("parquet", "jsonl")
@@ -181,8 +181,7 @@ class _Columns:
         names = self.schema.names
         with atomic_output(str(path)) as stream:
             for values in zip(*(self.data[name] for name in names)):
-                row = {name: _round(value) for name, value in zip(names, values)}
-                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+                stream.write(json_line({name: _round(value) for name, value in zip(names, values)}))
 
 
 def _round(value: Any) -> Any:
