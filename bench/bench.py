@@ -19,7 +19,6 @@ Quality: on ../shared/eval/real-dev.jsonl, boilerplate vs everything else as a b
 from __future__ import annotations
 
 import argparse
-import difflib
 import gzip
 import json
 import os
@@ -134,27 +133,11 @@ def measure(name: str, args) -> dict:
 
 # -- quality on real-dev ---------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+")
-
-
 def kept_blocks(gold_texts: list[str], content: str) -> list[bool]:
     """Which labeled blocks a system kept: most of each block's words matched in its content text, in order."""
-    owner, gold = [], []
-    for i, text in enumerate(gold_texts):
-        words = _WORD.findall(text.lower())
-        gold += words
-        owner += [i] * len(words)
-    predicted = _WORD.findall(content.lower())
-    matched = [0] * len(gold_texts)
-    matcher = difflib.SequenceMatcher(None, gold, predicted, autojunk=False)
-    for a, _, size in matcher.get_matching_blocks():
-        for k in range(a, a + size):
-            matched[owner[k]] += 1
-    kept = []
-    for i, text in enumerate(gold_texts):
-        n = len(_WORD.findall(text.lower()))
-        kept.append(matched[i] * 2 > n if n else text.strip() in content)
-    return kept
+    from segclf.evaluation import transfer_labels  # here, not at the top: the speed runs' memory leaves it out
+
+    return [label is not None for label in transfer_labels(gold_texts, [(content, "content")])]
 
 
 def f1(gold: list[bool], predicted: list[bool], positive: bool) -> dict:
@@ -246,7 +229,8 @@ def main() -> None:
     for name, r in results.items():
         print(f"{name:44} {r['pages'] / r['seconds']:9.1f} {r['blocks'] / r['seconds']:10.0f} "
               f"{r['seconds']:8.2f} {r['peak_mb']:8.0f}")
-    print(f"{'segclf predict (JSONL of the same blocks, x{args.repeat})':44} {'':>9} {predict['blocks'] / predict['seconds']:10.0f} "
+    name = f"segclf predict (JSONL of the blocks, x{args.repeat})"
+    print(f"{name:44} {'':>9} {predict['blocks'] / predict['seconds']:10.0f} "
           f"{predict['seconds']:8.2f} {predict['peak_mb']:8.0f}   <- paragraphs/s")
     traf = results["trafilatura (extraction only)"]
     best = max((r for name, r in results.items() if name.startswith("segclf score")), key=lambda r: r["pages"])

@@ -12,26 +12,59 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from segclf import api
 from segclf.documents import Document, Paragraph
-from segclf.evaluation import Report, plot_confusion, score
+from segclf.evaluation import (Calibration, Report, calibration, plot_confusion, plot_reliability, score,
+                               transfer_labels)
 from segclf.io import atomic_output, read_documents
+from segclf.scoring import read_table
+from segclf.scoring import score as run_score
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS5 = ["reported", "quote", "caption", "boilerplate", "opinion"]
 
 
 def predicted(documents: list[Document], model) -> list[str]:
+    return [model.estimator.classes_[i] for i in probabilities(documents, model).argmax(axis=1)]
+
+
+def probabilities(documents: list[Document], model) -> np.ndarray:
+    """The model's probabilities for every paragraph (columns: its classes), from the text alone."""
     bare = [Document(d.id, [Paragraph(p.text) for p in d.paragraphs], d.fields) for d in documents]
-    return [p.label for d in api.label_documents(bare, model) for p in d.paragraphs]
+    return np.vstack(model.estimator.predict_documents(bare))
 
 
 def gold(documents: list[Document]) -> list[str]:
     return [p.label for d in documents for p in d.paragraphs]
+
+
+def labels_through_score(docs: list[Document], pages: Path, model) -> tuple[list[str], int]:
+    """real-dev's pages run through `segclf score` on their HTML, as a user would, and its blocks' labels carried
+    over to the labeled blocks by their words (segclf's splitter and html_text cut pages differently). A labeled
+    block whose words segclf's splitter dropped (hidden or script text) counts as `boilerplate`, i.e. removed.
+    Returns the labels and how many blocks were dropped."""
+    files = {path.name[:8]: path for path in pages.glob("*.html.gz")}
+    inputs = [str(files[d.id.split("-")[-1]]) for d in docs]
+    with tempfile.TemporaryDirectory() as tmp:
+        run_score(inputs, Path(tmp) / "out", model, workers=1)
+        pages_table = read_table(Path(tmp) / "out", "pages").to_pylist()
+        blocks_table = read_table(Path(tmp) / "out", "blocks").to_pylist()
+    page_of_source = {row["source"]: row["page_id"] for row in pages_table}
+    blocks_of_page: dict[str, list[tuple[int, str, str]]] = {}
+    for row in blocks_table:
+        blocks_of_page.setdefault(row["page_id"], []).append((row["block_index"], row["text"], row["label"]))
+    out, dropped = [], 0
+    for doc, source in zip(docs, inputs):
+        blocks = [(text, label) for _, text, label in sorted(blocks_of_page.get(page_of_source[source], []))]
+        for label in transfer_labels([p.text for p in doc.paragraphs], blocks):
+            dropped += label is None
+            out.append(label or "boilerplate")
+    return out, dropped
 
 
 def binary_f1(gold_labels, predicted_labels, positive) -> tuple[float, float, float]:
@@ -84,15 +117,28 @@ def main(argv=None) -> int:
     table = Table()
     reports: dict[str, Report] = {}
 
+    classes = [str(c) for c in model.estimator.classes_]
+    reliability: dict[str, Calibration] = {}
+
+    def five_label_with_calibration(name: str, row: str, docs: list[Document], **targets) -> None:
+        proba = probabilities(docs, model)
+        reports[name] = score(gold(docs), [classes[i] for i in proba.argmax(axis=1)], LABELS5)
+        five_label(table, row, reports[name], **targets)
+        reliability[name] = calibration(gold(docs), proba, classes)
+        table.add(row, "calibration error (ECE)", reliability[name].ece)
+
     test = read_documents(sorted(str(p) for p in (REPO / "data/labeled/test").glob("*.jsonl")), require_labels=True)
-    reports["held-out outlets"] = score(gold(test), predicted(test, model), LABELS5)
-    five_label(table, "held-out outlets", reports["held-out outlets"])
+    five_label_with_calibration("held-out outlets", "held-out outlets", test)
 
     eval_dir = shared / "eval"
     if (eval_dir / "real-dev.jsonl").is_file():
         docs = read_documents([str(eval_dir / "real-dev.jsonl")], require_labels=True)
-        reports["real-dev"] = score(gold(docs), predicted(docs, model), LABELS5)
-        five_label(table, "real-dev (text)", reports["real-dev"], 0.85, 0.75)
+        five_label_with_calibration("real-dev", "real-dev (text)", docs, macro_target=0.85, label_target=0.75)
+        if (shared / "pages" / "aeb" / "html").is_dir():
+            through_score, dropped = labels_through_score(docs, shared / "pages" / "aeb" / "html", model)
+            reports["real-dev-html"] = score(gold(docs), through_score, LABELS5)
+            five_label(table, "real-dev (HTML, score)", reports["real-dev-html"])
+            table.add("real-dev (HTML, score)", "blocks dropped by splitter", dropped / len(through_score))
 
         docs = read_documents([str(eval_dir / "polnear-quote-test.jsonl")], require_labels=True)
         g, p = gold(docs), predicted(docs, model)
@@ -128,6 +174,8 @@ def main(argv=None) -> int:
         for name, report in reports.items():
             with atomic_output(str(Path(args.plots) / f"confusion-{name.replace(' ', '-')}.png"), "wb") as out:
                 plot_confusion(report, out, title=name)
+        with atomic_output(str(Path(args.plots) / "reliability.png"), "wb") as out:
+            plot_reliability(reliability, out, title="segclf reliability: the top label's probability")
     if args.record:
         model.card.setdefault("scores", {})["yardsticks"] = table.as_card()
         api.save_model(model, model.path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, BinaryIO, Callable, Sequence
 
@@ -67,6 +70,86 @@ def score(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] |
     )
 
 
+@dataclass
+class Calibration:
+    """How far the probabilities can be taken at their word: the top label's probability against how often the top
+    label is right, in equal-width bins of that probability (a reliability curve)."""
+
+    ece: float  # expected calibration error: the bins' |accuracy - confidence|, weighted by their share of rows
+    brier: float  # multi-class Brier score: mean squared distance between the probabilities and the one-hot truth
+    log_loss: float
+    confidence: list[float]  # per non-empty bin: mean top probability,
+    accuracy: list[float]  # how often the top label was right,
+    count: list[int]  # and how many rows fell in it
+    n: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def calibration(gold: Sequence[str], proba: np.ndarray, classes: Sequence[str], bins: int = 10) -> Calibration:
+    """The reliability of `proba` (rows: paragraphs, columns: `classes`) against the gold labels."""
+    proba = np.asarray(proba, dtype=np.float64)
+    classes = list(classes)
+    truth = np.asarray([classes.index(g) if g in classes else -1 for g in gold])
+    onehot = np.zeros_like(proba)
+    onehot[np.flatnonzero(truth >= 0), truth[truth >= 0]] = 1.0
+    top = proba.argmax(axis=1)
+    confidence = proba.max(axis=1)
+    right = (top == truth).astype(np.float64)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    filled = np.flatnonzero(count)
+    mean_confidence = np.bincount(which, weights=confidence, minlength=bins)[filled] / count[filled]
+    mean_right = np.bincount(which, weights=right, minlength=bins)[filled] / count[filled]
+    n = len(proba)
+    truth_proba = np.where(truth >= 0, proba[np.arange(n), np.maximum(truth, 0)], 0.0)
+    return Calibration(
+        ece=float(np.sum(count[filled] / n * np.abs(mean_right - mean_confidence))) if n else 0.0,
+        brier=float(np.mean(np.sum((proba - onehot) ** 2, axis=1))) if n else 0.0,
+        log_loss=float(-np.mean(np.log(np.clip(truth_proba, 1e-15, 1.0)))) if n else 0.0,
+        confidence=mean_confidence.tolist(), accuracy=mean_right.tolist(), count=count[filled].tolist(), n=n,
+    )
+
+
+_WORD = re.compile(r"\w+")
+
+
+def transfer_labels(texts: Sequence[str], blocks: Sequence[tuple[str, str]]) -> list[str | None]:
+    """Labels of one segmentation of a page carried over to another segmentation of the same page.
+
+    The words of `texts` and of the labeled `blocks` (text, label) are aligned in order; each text takes the label
+    that most of its matched words carry, or None when fewer than half of its words are found (the other
+    segmentation dropped it). A text without words takes the label of the first block that contains it.
+    Used to score `segclf score`'s own blocks of an HTML page against blocks labeled by another HTML-to-text tool.
+    """
+    owner: list[int] = []
+    words: list[str] = []
+    for i, text in enumerate(texts):
+        found = _WORD.findall(text.lower())
+        words += found
+        owner += [i] * len(found)
+    other: list[str] = []
+    other_label: list[str] = []
+    for text, label in blocks:
+        found = _WORD.findall(text.lower())
+        other += found
+        other_label += [label] * len(found)
+    votes: list[Counter] = [Counter() for _ in texts]
+    matcher = difflib.SequenceMatcher(None, words, other, autojunk=False)
+    for a, b, size in matcher.get_matching_blocks():
+        for k in range(size):
+            votes[owner[a + k]][other_label[b + k]] += 1
+    out: list[str | None] = []
+    for text, vote in zip(texts, votes):
+        n = len(_WORD.findall(text.lower()))
+        if n:
+            out.append(vote.most_common(1)[0][0] if sum(vote.values()) * 2 > n else None)
+        else:
+            out.append(next((label for block, label in blocks if text.strip() in block), None))
+    return out
+
+
 def cross_validate(make_estimator: Callable[[], Any], documents: Sequence[Document], folds: int = 5,
                    group_key: str = "outlet") -> Report:
     """Out-of-fold predictions for every paragraph, folds grouped by outlet (by document when too few outlets).
@@ -110,6 +193,28 @@ def plot_confusion(report: Report, stream: BinaryIO, title: str = "segclf confus
         for j in range(len(report.labels)):
             ax.text(j, i, int(matrix[i, j]), ha="center", va="center",
                     color="white" if shares[i, j] > 0.5 else "black", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(stream, format="png", dpi=120)
+    plt.close(fig)
+
+
+def plot_reliability(curves: dict[str, Calibration], stream: BinaryIO, title: str = "segclf reliability") -> None:
+    """Write reliability curves (accuracy against confidence of the top label, one line per data set) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    for name, c in curves.items():
+        ax.plot(c.confidence, c.accuracy, marker="o", label=f"{name} (ECE {c.ece:.3f}, n={c.n})")
+    ax.set_xlabel("probability of the predicted label")
+    ax.set_ylabel("share of paragraphs where it is right")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(stream, format="png", dpi=120)
     plt.close(fig)

@@ -52,7 +52,7 @@ def explain_paragraph(model: SegmentClassifier, document: Document, index: int, 
     proba = first
     stages = {}
     if model.second_ is not None:
-        page_kind = model._page_kind(X, features, first)
+        page_kind = model._page_kind(X, [features], first)
         second_input = model._second_stage_input(X, first, layout, page_kind)
         proba = model.second_.predict_proba(second_input)
     label_at = int(np.argmax(proba[index]))

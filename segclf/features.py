@@ -22,6 +22,9 @@ from segclf.documents import STRUCTURE_CUES, Block, Structure
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b|[“”„‘’‚\"'«»‹›?!:|©@#—–()\[\]]"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# A line opening with a dash is an attribution ("— Name (@handle) date"); a dash inside a line is as often a
+# byline's or a title line's ("Name — Outlet", "Headline — Site"), so the dash token alone must not decide.
+_DASHES = frozenset("—–")
 _ATTRIBUTION = frozenset("said says say told tells according added adds stated wrote writes explained asked "
                          "insisted warned claimed noted argued replied announced".split())
 _FIRST_SINGULAR = frozenset("i me my mine myself i'm i've i'd i'll".split())
@@ -29,6 +32,7 @@ _FIRST_PLURAL = frozenset("we us our ours ourselves".split())
 _SECOND = frozenset("you your yours yourself".split())
 _MODAL = frozenset("should must ought shouldn need needs would could might perhaps surely clearly".split())
 _TAGS = ("p", "h", "li", "td", "div", "span", "figcaption", "blockquote", "a", "time")
+_STRUCTURE_WIDTH = 2 + len(STRUCTURE_CUES) + len(_TAGS)  # the columns of _structure_cues
 _OPENERS = {"“": "”", "„": "“", "«": "»", "‹": "›", "‘": "’", "‚": "‘", '"': '"', "'": "'"}
 _APOSTROPHES = {"’", "'"}
 _QUOTE_MARKS = frozenset(_OPENERS) | {"”"}
@@ -115,6 +119,7 @@ def _text_cues(text: str) -> tuple[list[float], list[float]]:
         float(" | " in text or " - " in text[-40:]),
         float("©" in text or "copyright" in text.lower()),
         float("@" in text or "http" in text or "www." in text),
+        float(text[:1] in _DASHES),
     ]
     return before, after
 
@@ -272,7 +277,8 @@ def _text_cues_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         flag(" | " in t or " - " in t[-40:] for t in stripped),
         flag("©" in t or "copyright" in t.lower() for t in stripped),
         flag("@" in t or "http" in t or "www." in t for t in stripped),
-    ]).reshape(m, 3)
+        flag(t[:1] in _DASHES for t in stripped),
+    ]).reshape(m, 4)
     return before, after
 
 
@@ -299,7 +305,7 @@ LAYOUT_FEATURE_NAMES: tuple[str, ...] = (
     "digit_share", "upper_share", "titlecase_share", "ends_sentence", "ends_colon", "short_no_stop",
     "first_person_singular", "first_person_plural", "second_person", "modal", "question", "exclamation",
     "attribution_verb", "relative_position", "is_first", "is_last", "log_doc_length", "title_separator",
-    "copyright", "handle_or_link", "has_structure", "link_density",
+    "copyright", "handle_or_link", "starts_with_dash", "has_structure", "link_density",
     *(f"in_{c}" for c in STRUCTURE_CUES), *(f"tag_{t}" for t in _TAGS),
 )
 
@@ -329,11 +335,11 @@ class LayoutFeatures(BaseEstimator, TransformerMixin):
             if s is not None and (s.tag, s.cues) not in templates:
                 templates[(s.tag, s.cues)] = _structure_cues(Structure(s.tag, s.cues))
         structure = np.asarray([templates[None if s is None else (s.tag, s.cues)] for s in structures],
-                               dtype=np.float64).reshape(n, len(LAYOUT_FEATURE_NAMES) - 28)
+                               dtype=np.float64).reshape(n, _STRUCTURE_WIDTH)
         structure[:, 1] = np.fromiter((0.0 if s is None else s.link_density for s in structures), dtype=np.float64,
                                       count=n)
         return np.hstack([before[rows], position.reshape(n, 4), after[rows],
-                          structure.reshape(n, len(LAYOUT_FEATURE_NAMES) - 28)])
+                          structure.reshape(n, _STRUCTURE_WIDTH)])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.asarray(LAYOUT_FEATURE_NAMES, dtype=object)
@@ -604,6 +610,17 @@ def _shift(a: np.ndarray, by: int) -> np.ndarray:
     return out
 
 
+# The opening line of an appended section of commentary: it starts the line, unlike a menu's or a comment form's.
+_SECTION_OPENER = re.compile(r"^\W*(comment|commentary|editor'?s'? note|editorial|ed(?=:)|our (view|take|verdict|say)|"
+                             r"opinion|analysis|why (this|it) matters|the \w+ (view|says|take))\b", re.IGNORECASE)
+
+
+def _last_marked_above(marked: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Per grid cell, the position of the last marked cell strictly above it in its page (-1: none)."""
+    at = np.where(marked, idx, -1)
+    return _shift(np.maximum.accumulate(at, axis=1), 1) - (idx == 0)
+
+
 def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5,
                      content: np.ndarray | None = None) -> np.ndarray:
     """Each block's first-pass probabilities beside those of its neighbours, its section and its page.
@@ -612,13 +629,17 @@ def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5,
     all earlier and of all later blocks, page mean, and the page and window means weighted by `content` (each
     block's chance of being content rather than furniture: on a real page menus and teasers outnumber the piece
     and would drown what kind of piece it is); then two cues of an appended commentary section: a commentary
-    header line above, and how far below it the block stands; and the relative position.
+    header line above, and how far below it the block stands; the same two for a header that opens a section
+    below content (at least two blocks above it more likely content than furniture), which tells an appended
+    "Comment" from an "Opinion" menu item at the top; and the relative position.
     """
     n, k = proba.shape
     content = np.ones(n) if content is None else content
     header = np.fromiter((len(b.text) < 60 and _COMMENTARY_HEADER.search(b.text) is not None for b in X),
                          dtype=bool, count=n)
-    out = np.zeros((n, 11 * k + 3), dtype=np.float64)
+    opener = np.fromiter((len(b.text) < 60 and _SECTION_OPENER.match(b.text) is not None for b in X),
+                         dtype=bool, count=n)
+    out = np.zeros((n, 11 * k + 5), dtype=np.float64)
     for rows, lengths in PageGrid(X).buckets:
         pages, width = rows.shape
         m = lengths[:, None]
@@ -638,13 +659,17 @@ def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5,
         content_window = ((wsum[at, hi, :k] - wsum[at, lo, :k])
                           / np.maximum(wsum[at, hi, k] - wsum[at, lo, k], 1e-6)[..., None])
         # The last commentary header strictly above each block, as a position (-1: none).
-        header_at = np.where(PageGrid.take(header, rows), idx, -1)
-        last_header = _shift(np.maximum.accumulate(header_at, axis=1), 1) - (np.arange(width) == 0)
+        last_header = _last_marked_above(PageGrid.take(header, rows), idx)
         seen = last_header >= 0
         since_header = np.where(seen, 1.0 / (1.0 + idx - np.maximum(last_header, 0)), 0.0)
+        content_above = np.cumsum(w[..., 0] > 0.5, axis=1) - (w[..., 0] > 0.5)
+        last_section = _last_marked_above(PageGrid.take(opener, rows) & (content_above >= 2), idx)
+        in_section = last_section >= 0
+        since_section = np.where(in_section, 1.0 / (1.0 + idx - np.maximum(last_section, 0)), 0.0)
         features = np.concatenate([p, _shift(p, 1), _shift(p, 2), _shift(p, -1), _shift(p, -2), window_mean, before,
                                    after, page, content_page, content_window, seen[..., None],
-                                   since_header[..., None], (idx / np.maximum(m - 1, 1))[..., None]], axis=2)
+                                   since_header[..., None], in_section[..., None], since_section[..., None],
+                                   (idx / np.maximum(m - 1, 1))[..., None]], axis=2)
         inside = rows >= 0
         out[rows[inside]] = features[inside]
     return out
@@ -689,4 +714,5 @@ def context_feature_names(classes: Sequence[str]) -> list[str]:
     parts = ("self", "prev1", "prev2", "next1", "next2", "window", "before", "after", "page", "content_page",
              "content_window")
     names = [f"{part}:{c}" for part in parts for c in classes]
-    return names + ["commentary_header_above", "near_commentary_header", "relative_position"]
+    return names + ["commentary_header_above", "near_commentary_header", "section_opener_below_content_above",
+                    "near_section_opener", "relative_position"]

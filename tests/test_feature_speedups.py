@@ -11,7 +11,8 @@ from segclf.features import TextVectorizer
 TEXTS = ["Police said on Monday that the suspect had fled.", "“We will win,” she said.", "", " ", "a", "ab",
          "  spaced   out\ttext\n\nhere ", "Ünïcödé ² ³ 12 — naïve café", "Home", "Home",
          "I think we should act!",
-         "x" * 300, "Read more: https://example.com/a?b=c @handle #tag", "“Quoted” ‘single’ «guillemets»"]
+         "x" * 300, "Read more: https://example.com/a?b=c @handle #tag", "“Quoted” ‘single’ «guillemets»",
+         "— Ann Lee (@annlee) May 2, 2025", "  – a spaced en dash"]
 
 
 def same(a, b) -> bool:
@@ -67,7 +68,7 @@ def test_text_cues_batch_matches_text_cues():
         assert np.array_equal(before[i], np.asarray(b, dtype=np.float64)), text
         assert np.array_equal(after[i], np.asarray(a, dtype=np.float64)), text
     empty_before, empty_after = _text_cues_batch([])
-    assert empty_before.shape == (0, 21) and empty_after.shape == (0, 3)
+    assert empty_before.shape == (0, 21) and empty_after.shape == (0, 4)
 
 
 def test_log1p_of_counts_is_the_same_scalar_or_vector():

@@ -62,3 +62,13 @@ def test_context_features_mark_blocks_below_a_commentary_header():
     features = context_features(blocks(texts), np.full((4, 2), 0.5))
     col = context_feature_names(["x", "y"]).index("commentary_header_above")
     assert features[:, col].tolist() == [0, 0, 0, 1]
+
+
+def test_a_section_opener_counts_below_content_only():
+    texts = ["Opinion", "Story text here.", "More of the story.", "Comment — Sept 8, 2017", "This is all very well."]
+    content = np.array([0.1, 0.9, 0.9, 0.2, 0.9])  # menu item, story, story, header, comment
+    features = context_features(blocks(texts), np.full((5, 2), 0.5), content=content)
+    names = context_feature_names(["x", "y"])
+    assert features[:, names.index("commentary_header_above")].tolist() == [0, 1, 1, 1, 1]  # the menu item too
+    assert features[:, names.index("section_opener_below_content_above")].tolist() == [0, 0, 0, 0, 1]
+    assert features[4, names.index("near_section_opener")] == 0.5

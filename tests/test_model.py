@@ -69,3 +69,17 @@ def test_score_report():
     assert report.per_label["quote"].recall == 0.5 and report.accuracy == pytest.approx(2 / 3)
     assert report.labels == ["quote", "opinion"] and report.confusion == [[1, 1], [0, 1]]
     assert "macro-F1" in report.format()
+
+
+@pytest.mark.parametrize("two_labels", [False, True])
+def test_folded_second_stage_equals_the_pipeline(corpus_sample, two_labels):
+    docs = corpus_sample[:12]
+    X, y = to_blocks(docs), np.asarray(gold_labels(docs))
+    if two_labels:
+        y = np.where(y == "boilerplate", "boilerplate", "content")
+    model = SegmentClassifier(cv=2, calibrate=False).fit(X, y)
+    features, layout = model._features(X)
+    first = model.first_.predict_proba(features)
+    pipeline = model.second_.predict_proba(
+        model._second_stage_input(X, first, layout, model._page_kind(X, [features], first)))
+    assert np.allclose(model.predict_proba(X), pipeline, atol=1e-12)
