@@ -47,18 +47,12 @@ def explain_paragraph(model: SegmentClassifier, document: Document, index: int, 
     if not 0 <= index < len(document.paragraphs):
         raise IndexError(f"document {document.id!r} has no paragraph {index} (it has {len(document.paragraphs)})")
     X = to_blocks([document])
-    features, layout = model._features(X)
-    first = model.first_.predict_proba(features)
-    proba = first
-    stages = {}
-    if model.second_ is not None:
-        page_kind = model._page_kind(X, [features], first)
-        second_input = model._second_stage_input(X, first, layout, page_kind)
-        proba = model.second_.predict_proba(second_input)
+    proba = model.predict_proba(X)
+    features, second_input = model.stage_inputs(X)
     label_at = int(np.argmax(proba[index]))
     row = features[index].toarray().ravel()
-    stages["words and layout (stage one)"] = _pushes(model.first_.coef_[label_at] * row, first_stage_names(model), n)
-    if model.second_ is not None:
+    stages = {"words and layout (stage one)": _pushes(model.first_.coef_[label_at] * row, first_stage_names(model), n)}
+    if second_input is not None:
         scaler, logistic = model.second_.steps[0][1], model.second_.steps[-1][1]
         scaled = scaler.transform(second_input[index:index + 1]).ravel()
         stages["neighbours and page (stage two)"] = _pushes(logistic.coef_[label_at] * scaled,

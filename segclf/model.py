@@ -224,6 +224,18 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
                                         scaler=self.second_[0])
         return temper(proba, self.temperature_)
 
+    def stage_inputs(self, X):
+        """What each stage reads for the rows of X: stage one's features (words, then layout) as a sparse matrix,
+        and stage two's input before its scaler (None without a second stage). For explanations; the
+        probabilities come from `predict_proba`."""
+        check_is_fitted(self, "first_")
+        X = as_blocks(X)
+        features, layout = self._features(X)
+        if self.second_ is None:
+            return features, None
+        first = self.first_.predict_proba(features)
+        return features, self._second_stage_input(X, first, layout, self._page_kind(X, [features], first))
+
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)] if len(proba) else np.asarray([], dtype=object)

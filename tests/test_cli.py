@@ -184,6 +184,8 @@ def test_explain_a_paragraph_and_the_labels(tmp_path, corpus_model, labeled):
     report = json.loads(result.output)
     assert report["paragraph"] == 2 and report["label"] in report["scores"]
     assert report["label"] == max(report["scores"], key=report["scores"].get)
+    predicted = json.loads(run("predict", labeled, "--model", corpus_model).output.splitlines()[0])
+    assert report["scores"] == pytest.approx(predicted["paragraphs"][2]["scores"], abs=1e-4)  # the same numbers
     pushes = report["pushes"]["words and layout (stage one)"]
     assert pushes and all(p["feature"] for p in pushes)
     result = run("explain", "--model", corpus_model, "--top", 3)
