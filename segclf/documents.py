@@ -39,7 +39,7 @@ class Structure:
                    class_tokens=str(data.get("class_tokens", "")))
 
 
-@dataclass
+@dataclass(slots=True)
 class Paragraph:
     text: str
     label: str | None = None

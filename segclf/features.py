@@ -321,9 +321,8 @@ class LayoutFeatures(BaseEstimator, TransformerMixin):
         # Pages repeat their menus and footers: the text part of a row is worked out once per distinct text, for
         # all distinct texts at once (_text_cues_batch); the same numbers as _layout_row gives block by block.
         n = len(X)
-        row_of: dict[str, int] = {}
-        rows = np.fromiter((row_of.setdefault(b.text, len(row_of)) for b in X), dtype=np.intp, count=n)
-        before, after = _text_cues_batch(list(row_of))
+        distinct, rows = distinct_texts(X)
+        before, after = _text_cues_batch(distinct)
         index = np.fromiter((b.index for b in X), dtype=np.int64, count=n)
         count = np.fromiter((b.count for b in X), dtype=np.int64, count=n)
         position = np.column_stack([index / np.maximum(count - 1, 1), (index == 0).astype(np.float64),
@@ -563,6 +562,14 @@ _COMMENTARY_HEADER = re.compile(r"\b(comment|commentary|editor|editorial|ed|note
                                 r"matters|verdict|perspective)\b", re.IGNORECASE)
 
 
+def distinct_texts(X: Sequence[Block]) -> tuple[list[str], np.ndarray]:
+    """The distinct texts of the rows, and each row's index among them: pages of a site repeat their furniture,
+    so text-only work is done once per distinct text."""
+    row_of: dict[str, int] = {}
+    rows = np.fromiter((row_of.setdefault(b.text, len(row_of)) for b in X), dtype=np.intp, count=len(X))
+    return list(row_of), rows
+
+
 class PageGrid:
     """The rows of a batch laid out page by page: pages of similar length side by side, padded to one width.
 
@@ -635,10 +642,9 @@ def context_features(X: Sequence[Block], proba: np.ndarray, window: int = 5,
     """
     n, k = proba.shape
     content = np.ones(n) if content is None else content
-    header = np.fromiter((len(b.text) < 60 and _COMMENTARY_HEADER.search(b.text) is not None for b in X),
-                         dtype=bool, count=n)
-    opener = np.fromiter((len(b.text) < 60 and _SECTION_OPENER.match(b.text) is not None for b in X),
-                         dtype=bool, count=n)
+    distinct, text_rows = distinct_texts(X)
+    header = np.isin(text_rows, [i for i, t in enumerate(distinct) if len(t) < 60 and _COMMENTARY_HEADER.search(t)])
+    opener = np.isin(text_rows, [i for i, t in enumerate(distinct) if len(t) < 60 and _SECTION_OPENER.match(t)])
     out = np.zeros((n, 11 * k + 5), dtype=np.float64)
     for rows, lengths in PageGrid(X).buckets:
         pages, width = rows.shape
@@ -689,19 +695,20 @@ def neighbour_features(X: Sequence[Block], layout: np.ndarray) -> np.ndarray:
         inside = rows >= 0
         out[rows[inside], :2 * k] = np.concatenate([_shift(rows_layout, 1), _shift(rows_layout, -1)], axis=2)[inside]
     # Repetition: each block's text, normalised, against the others of its page.
-    normal: dict[str, str] = {}  # pages of a site repeat their furniture: normalise each distinct text once
-    texts = [normal[b.text] if b.text in normal else normal.setdefault(b.text, " ".join(b.text.lower().split()))
-             for b in X]
-    text_id = {t: i for i, t in enumerate(dict.fromkeys(texts))}
-    key = grid.page * len(text_id) + np.fromiter(map(text_id.__getitem__, texts), dtype=np.int64, count=n)
-    _, where, counts = np.unique(key, return_inverse=True, return_counts=True)
+    distinct, text_rows = distinct_texts(X)
+    normal = [" ".join(t.lower().split()) for t in distinct]
+    normal_id = {t: i for i, t in enumerate(dict.fromkeys(normal))}
+    text_id = np.fromiter(map(normal_id.__getitem__, normal), dtype=np.int64, count=len(normal))[text_rows]
+    _, where, counts = np.unique(grid.page * len(normal_id) + text_id, return_inverse=True, return_counts=True)
     first_seen = np.full(len(counts), n, dtype=np.int64)
     np.minimum.at(first_seen, where, grid.position)
-    titles = [texts[r] for r in grid.first_row[grid.page].tolist()]
     out[:, 2 * k] = counts[where] > 1
     out[:, 2 * k + 1] = grid.position > first_seen[where]
-    out[:, 2 * k + 2] = np.fromiter((len(t) >= 20 and t in title for t, title in zip(texts, titles)), dtype=bool,
-                                    count=n) & (grid.position > 0)
+    # Inside the page's first line (the title line repeats the headline): worth asking for long enough lines only.
+    long_enough = np.fromiter((len(t) >= 20 for t in normal), dtype=bool, count=len(normal))[text_rows]
+    ask = np.flatnonzero(long_enough & (grid.position > 0))
+    titles = text_rows[grid.first_row[grid.page[ask]]]
+    out[ask, 2 * k + 2] = [normal[t] in normal[title] for t, title in zip(text_rows[ask].tolist(), titles.tolist())]
     return out
 
 
