@@ -95,11 +95,18 @@ def document_from_record(record: Any, where: str, require_labels: bool = False) 
         raise SegclfError(f"{where}: 'paragraphs' must be a list")
     paragraphs = []
     for i, item in enumerate(items):
-        if isinstance(item, str) and not require_labels:
-            item = {"text": item}
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        if type(item) is not dict:
+            if isinstance(item, str) and not require_labels:
+                item = {"text": item}
+            elif not isinstance(item, dict):
+                raise SegclfError(_paragraph_problem(item, f"{where}: paragraph {i}"))
+        text = item.get("text")
+        if type(text) is not str:
             raise SegclfError(_paragraph_problem(item, f"{where}: paragraph {i}"))
         given = item.get("label")
+        if len(item) == 1 and not require_labels:  # the usual unlabeled paragraph: its text alone
+            paragraphs.append(Paragraph(text, None, None, None, {}))
+            continue
         label = given if given in LABELS else _check_label(given, f"{where}: paragraph {i}", require_labels)
         # Most paragraphs carry only the fields read here: skip building an empty dict of the others for them.
         extra = {} if item.keys() <= _OWN_FIELDS else {k: v for k, v in item.items() if k not in _OWN_FIELDS}
@@ -107,7 +114,7 @@ def document_from_record(record: Any, where: str, require_labels: bool = False) 
             extra["gold_label"] = given
         structure = item.get("structure")
         structure = Structure.from_dict(structure) if isinstance(structure, dict) else None
-        paragraphs.append(Paragraph(item["text"], label, structure, extra=extra))
+        paragraphs.append(Paragraph(text, label, structure, extra=extra))
     doc_id = record.get("id")
     fields = {k: v for k, v in record.items() if k != "paragraphs"}
     return Document(str(doc_id) if doc_id is not None else where, paragraphs, fields, origin=where)
