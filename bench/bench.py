@@ -201,7 +201,9 @@ def main() -> None:
     parser.add_argument("--shared", default=str(REPO.parent / "shared"), help="the shared data folder")
     parser.add_argument("--repeat", type=int, default=10, help="copies of the WARC for the streaming run")
     parser.add_argument("--json", default=None, help="also write the figures here")
-    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--one", default=None, metavar="NAME",
+                        help="run one measurement alone and print its figures as JSON: segclf-score, segclf-predict, "
+                             "segclf-blocks, trafilatura, justext or quality")
     args = parser.parse_args()
     core = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})  # one core for everything, children included

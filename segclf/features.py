@@ -72,6 +72,12 @@ def quoted_share(text: str) -> float:
     return inside / total if total else 0.0
 
 
+def _title_separated(text: str) -> bool:
+    """A title line's shape: "Headline | Site", or a dash (hyphen, en or em) before a short last part."""
+    end = text[-40:]
+    return " | " in text or " - " in end or " – " in end or " — " in end
+
+
 def _text_cues(text: str) -> tuple[list[float], list[float]]:
     """The layout features that depend on a block's text alone, as the parts before and after the position ones.
 
@@ -116,7 +122,7 @@ def _text_cues(text: str) -> tuple[list[float], list[float]]:
         float(not _ATTRIBUTION.isdisjoint(lower)),
     ]
     after = [
-        float(" | " in text or " - " in text[-40:]),
+        float(_title_separated(text)),
         float("©" in text or "copyright" in text.lower()),
         float("@" in text or "http" in text or "www." in text),
         float(text[:1] in _DASHES),
@@ -274,7 +280,7 @@ def _text_cues_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         per_text(_WORD_LISTS[4]) > 0,
     ]).reshape(m, 21)
     after = np.column_stack([
-        flag(" | " in t or " - " in t[-40:] for t in stripped),
+        flag(map(_title_separated, stripped)),
         flag("©" in t or "copyright" in t.lower() for t in stripped),
         flag("@" in t or "http" in t or "www." in t for t in stripped),
         flag(t[:1] in _DASHES for t in stripped),
@@ -565,9 +571,9 @@ _COMMENTARY_HEADER = re.compile(r"\b(comment|commentary|editor|editorial|ed|note
 def distinct_texts(X: Sequence[Block]) -> tuple[list[str], np.ndarray]:
     """The distinct texts of the rows, and each row's index among them: pages of a site repeat their furniture,
     so text-only work is done once per distinct text."""
-    row_of: dict[str, int] = {}
-    rows = np.fromiter((row_of.setdefault(b.text, len(row_of)) for b in X), dtype=np.intp, count=len(X))
-    return list(row_of), rows
+    texts = [b.text for b in X]
+    row_of = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+    return list(row_of), np.fromiter(map(row_of.__getitem__, texts), dtype=np.intp, count=len(texts))
 
 
 class PageGrid:
@@ -688,7 +694,7 @@ def neighbour_features(X: Sequence[Block], layout: np.ndarray) -> np.ndarray:
     line standing elsewhere in the page (rails repeat, the title line repeats the headline).
     """
     n, k = layout.shape
-    out = np.zeros((n, 2 * k + 3), dtype=np.float64)
+    out = np.zeros((n, 2 * k + 4), dtype=np.float64)
     grid = PageGrid(X)
     for rows, _ in grid.buckets:
         rows_layout = PageGrid.take(layout, rows)
@@ -709,12 +715,15 @@ def neighbour_features(X: Sequence[Block], layout: np.ndarray) -> np.ndarray:
     ask = np.flatnonzero(long_enough & (grid.position > 0))
     titles = text_rows[grid.first_row[grid.page[ask]]]
     out[ask, 2 * k + 2] = [normal[t] in normal[title] for t, title in zip(text_rows[ask].tolist(), titles.tolist())]
+    # The title line itself: the first line of a page that holds a later line (the headline, plus " | Site").
+    holds = np.bincount(grid.page, weights=out[:, 2 * k + 2], minlength=len(grid.first_row)) > 0
+    out[grid.first_row, 2 * k + 3] = holds
     return out
 
 
 def neighbour_feature_names() -> list[str]:
     return ([f"prev:{n}" for n in LAYOUT_FEATURE_NAMES] + [f"next:{n}" for n in LAYOUT_FEATURE_NAMES]
-            + ["repeated_in_page", "repeated_above", "inside_title_line"])
+            + ["repeated_in_page", "repeated_above", "inside_title_line", "title_line"])
 
 
 def context_feature_names(classes: Sequence[str]) -> list[str]:

@@ -5,7 +5,7 @@ import pytest
 
 from segclf.documents import Block, Structure
 from segclf.features import (LAYOUT_FEATURE_NAMES, LayoutFeatures, TextVectorizer, context_feature_names,
-                             context_features, quoted_share)
+                             context_features, neighbour_feature_names, neighbour_features, quoted_share)
 
 
 @pytest.mark.parametrize("text, low, high", [
@@ -72,3 +72,13 @@ def test_a_section_opener_counts_below_content_only():
     assert features[:, names.index("commentary_header_above")].tolist() == [0, 1, 1, 1, 1]  # the menu item too
     assert features[:, names.index("section_opener_below_content_above")].tolist() == [0, 0, 0, 0, 1]
     assert features[4, names.index("near_section_opener")] == 0.5
+
+
+def test_the_title_line_and_the_headline_inside_it():
+    rows = [Block(0, i, 4, t) for i, t in enumerate(["Council backs the harbour plan – City Post", "Menu",
+                                                      "Council backs the harbour plan", "The council voted."])]
+    rows.append(Block(1, 0, 1, "Council backs the harbour plan, a page of its own"))  # no title line here
+    features = neighbour_features(rows, np.zeros((5, 2)))
+    names = neighbour_feature_names()[-4:]
+    assert features[:, -4:].tolist() == [[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    assert names == ["repeated_in_page", "repeated_above", "inside_title_line", "title_line"]
