@@ -118,8 +118,9 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
     def _out_of_fold_proba(self, estimator, features, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """Probabilities of each row from a copy of `estimator` fitted without its document.
 
-        The vectorizers are fitted once on all rows; only the classifier is refitted per fold (cheap, and the
-        leak of document frequencies is small next to the label leak this avoids).
+        What feeds `estimator` (the vectorizers; stage one's out-of-fold scores for stage two) is made once from
+        all rows; only `estimator` is refitted per fold (cheap, and the leak of document frequencies is small next
+        to the label leak this avoids).
         """
         folds = list(GroupKFold(n_splits=min(self.cv, len(np.unique(groups)))).split(features, y, groups))
         fitted = Parallel(n_jobs=self.n_jobs)(
