@@ -589,11 +589,13 @@ class PageGrid:
         doc = np.fromiter((b.doc for b in X), dtype=np.int64, count=n)
         index = np.fromiter((b.index for b in X), dtype=np.int64, count=n)
         order = np.lexsort((index, doc))  # page by page, each in page order
-        starts = np.flatnonzero(np.r_[True, doc[order][1:] != doc[order][:-1]]) if n else np.zeros(0, np.intp)
+        new_page = np.ones(n, dtype=bool)
+        new_page[1:] = doc[order][1:] != doc[order][:-1]
+        starts = np.flatnonzero(new_page)
         lengths = np.diff(np.r_[starts, n])
         width = 1 << np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)  # at most twice a page's length
         self.page = np.empty(n, dtype=np.int64)  # each row's page (numbered in doc order) and place in it
-        self.page[order] = np.cumsum(np.r_[True, doc[order][1:] != doc[order][:-1]]) - 1 if n else 0
+        self.page[order] = np.cumsum(new_page) - 1
         self.position = np.empty(n, dtype=np.int64)
         self.position[order] = np.arange(n) - starts[self.page[order]]
         self.first_row = order[starts]  # the row at the top of each page
