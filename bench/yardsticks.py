@@ -3,8 +3,10 @@
     python bench/yardsticks.py [--model FILE] [--shared ../shared] [--plots DIR] [--record]
 
 Yardsticks: the corpus's held-out outlets (data/labeled/test) and, when ../shared is present, the real crawled
-pages (real-dev), PolNeAR quotes, Webis editorials, CheckThat! subjectivity sentences and the seed page. They are
-for measuring only: nothing here trains. `--record` stores the results in the model's card.
+pages (real-dev, from their text and through `segclf score` on their HTML), PolNeAR quotes, Webis editorials,
+CheckThat! subjectivity sentences and the seed page; with the calibration error (ECE) where all five labels are
+scored. They are for measuring only: nothing here trains. `--record` stores the results in the model's card,
+`--plots` draws the confusion matrices and the reliability curves.
 """
 
 from __future__ import annotations
