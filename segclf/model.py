@@ -90,7 +90,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, C: float = 8.0, char_ngrams: bool = False, word_max_features: int = 100_000,
                  char_max_features: int = 100_000, class_weight: str | None = None, context: bool = True,
-                 context_C: float = 1.0, calibrate: bool = True, cv: int = 5, max_iter: int = 2000,
+                 context_C: float = 0.1, calibrate: bool = True, cv: int = 5, max_iter: int = 2000,
                  n_jobs: int | None = None, random_state: int = 0):
         self.C = C
         self.char_ngrams = char_ngrams
