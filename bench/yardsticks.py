@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--shared", default=str(REPO.parent / "shared"))
-    parser.add_argument("--plots", default=None, help="write confusion-matrix PNGs here")
+    parser.add_argument("--plots", default=None, help="draw the confusion matrices and reliability curves (PNG) here")
     parser.add_argument("--record", action="store_true", help="store the results in the model card")
     args = parser.parse_args(argv)
     model = api.load_model(args.model)

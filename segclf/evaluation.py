@@ -125,10 +125,12 @@ def transfer_labels(texts: Sequence[str], blocks: Sequence[tuple[str, str]]) -> 
     """
     owner: list[int] = []
     words: list[str] = []
+    counts: list[int] = []
     for i, text in enumerate(texts):
         found = _WORD.findall(text.lower())
         words += found
         owner += [i] * len(found)
+        counts.append(len(found))
     other: list[str] = []
     other_label: list[str] = []
     for text, label in blocks:
@@ -141,8 +143,7 @@ def transfer_labels(texts: Sequence[str], blocks: Sequence[tuple[str, str]]) -> 
         for k in range(size):
             votes[owner[a + k]][other_label[b + k]] += 1
     out: list[str | None] = []
-    for text, vote in zip(texts, votes):
-        n = len(_WORD.findall(text.lower()))
+    for text, vote, n in zip(texts, votes, counts):
         if n:
             out.append(vote.most_common(1)[0][0] if sum(vote.values()) * 2 > n else None)
         else:

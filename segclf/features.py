@@ -6,7 +6,6 @@ All are scikit-learn transformers without I/O, so they can be reused in users' o
 from __future__ import annotations
 
 import re
-from collections import Counter
 from itertools import chain, repeat
 import weakref
 from typing import Sequence
