@@ -184,7 +184,7 @@ class _Open:
     """An open element on the walk's path, with what its blocks inherit: cues, and class and id tokens (read only
     when a block needs them)."""
 
-    __slots__ = ("node", "tag", "cues", "parent", "_tokens")
+    __slots__ = ("node", "tag", "cues", "parent", "_tokens", "_joined")
 
     def __init__(self, node: LexborNode | None, tag: str, parent: "_Open | None"):
         self.node = node
@@ -194,6 +194,7 @@ class _Open:
         cue = _CUE_OF.get(tag)
         self.cues = cues | {cue} if cue is not None and cue not in cues else cues
         self._tokens: tuple[str, ...] | None = None
+        self._joined: str | None = None
 
     def class_tokens(self) -> tuple[str, ...]:
         """Class and id tokens of this element and its ancestors, nearest first, each once."""
@@ -206,19 +207,27 @@ class _Open:
             inherited = element._tokens if element is not None else ()
             for element in reversed(pending):
                 node = element.node
-                attrs = node.attrs if node is not None and node.is_element_node else {}
-                own = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".split()
-                if own:
-                    inherited = tuple(dict.fromkeys(own + list(inherited)))[:MAX_CLASS_TOKENS]
+                if node is not None and node.is_element_node:
+                    attrs = node.attributes  # one dict: much cheaper than two lookups through node.attrs
+                    own = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".split()
+                    if own:
+                        inherited = tuple(dict.fromkeys(own + list(inherited)))[:MAX_CLASS_TOKENS]
                 element._tokens = inherited
         return self._tokens
+
+    def joined_class_tokens(self) -> str:
+        """`class_tokens` as one space-separated string, made once per element (its blocks share it)."""
+        if self._joined is None:
+            self._joined = " ".join(self.class_tokens())
+        return self._joined
 
 
 class _Splitter:
     """Walks the tree once, start and end events in document order, cutting lines where html-text would."""
 
-    def __init__(self, max_blocks: int):
+    def __init__(self, max_blocks: int, label_attribute: str | None = None):
         self.max_blocks = max_blocks
+        self.label_attribute = label_attribute
         self.blocks: list[Paragraph] = []
 
     def walk(self, root: LexborNode) -> list[Paragraph]:
@@ -287,8 +296,21 @@ class _Splitter:
         while owner.tag in _FORMATTING and owner.parent is not None:
             owner = owner.parent
         structure = Structure(tag=owner.tag, cues=holder.cues, link_density=linked / chars if chars else 0.0,
-                              class_tokens=" ".join(holder.class_tokens()))
-        self.blocks.append(Paragraph("".join(parts), structure=structure))
+                              class_tokens=holder.joined_class_tokens())
+        label = self._label(holder) if self.label_attribute else None
+        self.blocks.append(Paragraph("".join(parts), label, structure))
+
+    def _label(self, holder: _Open) -> str | None:
+        """The label attribute's value on the block's element or its nearest ancestor that has one."""
+        element: _Open | None = holder
+        while element is not None:
+            node = element.node
+            if node is not None and node.is_element_node:
+                value = node.attrs.get(self.label_attribute)
+                if value is not None:
+                    return value.strip()
+            element = element.parent
+        return None
 
 
 def _drop_invisible(tree: LexborHTMLParser, keep_hidden: bool) -> None:
@@ -326,8 +348,11 @@ def _attr(tree: LexborHTMLParser, selector: str, name: str) -> str | None:
 
 
 def parse_page(data: bytes | str, content_type: str | None = None, *, max_bytes: int = MAX_PAGE_BYTES,
-               max_blocks: int = MAX_BLOCKS, keep_hidden: bool = False) -> Page:
-    """Bytes (or text) of one HTML page to its blocks, in reading order; raises PageError with the reason."""
+               max_blocks: int = MAX_BLOCKS, keep_hidden: bool = False, label_attribute: str | None = None) -> Page:
+    """Bytes (or text) of one HTML page to its blocks, in reading order; raises PageError with the reason.
+
+    With `label_attribute` (labeled pages, see segclf.io), each block's label is that attribute's value on its
+    element or the nearest ancestor carrying it; the attribute is not a class or id, so the features never see it."""
     size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
     if size > max_bytes:
         raise PageError(f"page too large: {size:,} bytes, over the {max_bytes:,}-byte cap")
@@ -350,7 +375,7 @@ def parse_page(data: bytes | str, content_type: str | None = None, *, max_bytes:
         raise PageError("not HTML: the parser found no document")
     lang, canonical = _attr(tree, "html", "lang"), _attr(tree, "link[rel=canonical]", "href")
     _drop_invisible(tree, keep_hidden)
-    return Page(_Splitter(max_blocks).walk(root), decoded.encoding, decoded.source, lang, canonical)
+    return Page(_Splitter(max_blocks, label_attribute).walk(root), decoded.encoding, decoded.source, lang, canonical)
 
 
 _TAG = re.compile(r"<\s*(!doctype|html|head|body|div|p|a|span|table|title|meta|br|h[1-6]|article|section|li)\b",
