@@ -1,7 +1,9 @@
 """Readers and writers at the edge: labeled and unlabeled corpora in, labeled documents out, written atomically.
 
-Formats: JSON Lines documents (see LABELS.md), CSV/TSV rows (doc_id, text[, label]) and plain text (paragraphs
-separated by blank lines, one document per file). Every error names the file and the line.
+Formats: JSON Lines documents (see LABELS.md), CSV/TSV rows (doc_id, text[, label]), plain text (paragraphs
+separated by blank lines, one document per file) and HTML pages (one document per file, its blocks as segclf.html
+splits them, labels from a `data-segclf-label` attribute on each block's element or an ancestor). Every error names
+the file and the line, or the block.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import orjson
 from segclf.documents import LABELS, Document, Paragraph, Structure
 from segclf.errors import SegclfError
 
-FORMATS = ("auto", "jsonl", "csv", "tsv", "text")
+FORMATS = ("auto", "jsonl", "csv", "tsv", "text", "html")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv",
-               ".txt": "text", ".text": "text", ".md": "text"}
+               ".txt": "text", ".text": "text", ".md": "text", ".html": "html", ".htm": "html"}
+LABEL_ATTRIBUTE = "data-segclf-label"  # where a labeled HTML page keeps each block's label
 STDIN = "-"
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it), then put back
 os.umask(_UMASK)
@@ -177,6 +180,9 @@ def iter_documents(path: str, fmt: str = "auto", require_labels: bool = False) -
     """Stream the documents of one file ('-' is standard input). Raises SegclfError on the first bad record."""
     if fmt not in FORMATS:
         raise SegclfError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    if fmt == "html" or (fmt == "auto" and detect_format(path) == "html"):
+        yield _html_document(path, require_labels)
+        return
     with _open_binary(path) as stream:
         lines = _lines(path, stream)
         first = next(lines, None)
@@ -195,6 +201,35 @@ def iter_documents(path: str, fmt: str = "auto", require_labels: bool = False) -
             found = yield from _count(_text_document(path, chained))
         if not found:
             raise SegclfError(f"{path}: no documents found")
+
+
+def _html_document(path: str, require_labels: bool) -> Document:
+    """One HTML page as a document: its blocks, labeled from LABEL_ATTRIBUTE where the page carries it.
+
+    The outlet is the name of the page's folder (a corpus keeps one folder per outlet), for grouped CV."""
+    from segclf.html import PageError, parse_page  # here: the text formats need no HTML parser
+
+    with _open_binary(path) as stream:
+        data = stream.read()
+    try:
+        page = parse_page(data, label_attribute=LABEL_ATTRIBUTE)
+    except PageError as error:
+        raise SegclfError(f"{path}: {error}") from None
+    labeled = any(p.label is not None for p in page.paragraphs)
+    for i, p in enumerate(page.paragraphs):
+        where = f"{path}: block {i} ({_excerpt(p.text)})"
+        if p.label is None and (require_labels or labeled):
+            raise SegclfError(f"{where}: no {LABEL_ATTRIBUTE} on its element or any ancestor")
+        p.label = _check_label(p.label, where, True) if p.label is not None else None
+        if p.label is not None and not require_labels:
+            p.extra["gold_label"] = p.label  # as for JSONL: predict keeps the given label beside its own
+    source = Path(path) if path != STDIN else Path("stdin.html")
+    fields = {"source": path, "outlet": source.parent.name or source.stem}
+    return Document(source.name.removesuffix(source.suffix), page.paragraphs, fields, origin=path)
+
+
+def _excerpt(text: str, width: int = 40) -> str:
+    return repr(text if len(text) <= width else text[:width - 1] + "…")
 
 
 def _chain(first, rest):

@@ -1,6 +1,7 @@
 """Readers and writers: every format in, bad input named by file and line, outputs written atomically."""
 
 import json
+import re
 
 import pytest
 
@@ -102,3 +103,48 @@ def test_writers(tmp_path):
         write_csv([doc], stream)
     lines = (tmp_path / "o.csv").read_text().splitlines()
     assert lines[0].startswith("doc_id,index,label,probability") and lines[1].startswith('d,0,quote,0.9000')
+
+
+_LABELED_PAGE = """<!doctype html><html data-segclf-label="boilerplate"><head><title>Dam vote | Post</title></head>
+<body><nav><a href="/">Home</a></nav><article><h1 data-segclf-label="reported">Dam vote delayed</h1>
+<div class="body" data-segclf-label="reported"><p>The council voted 5-2 to delay the dam.</p>
+<p data-segclf-label="quote">"We need time," the mayor said.</p>
+<figure><figcaption data-segclf-label="caption">The site in May.</figcaption></figure></div></article>
+<footer>Copyright 2026</footer></body></html>"""
+
+
+def test_labeled_html_page_reads_labels_from_the_nearest_ancestor(tmp_path):
+    path = tmp_path / "the-post" / "dam.html"
+    path.parent.mkdir()
+    path.write_text(_LABELED_PAGE, encoding="utf-8")
+    (doc,) = read_documents([str(path)], require_labels=True)
+    assert doc.id == "dam" and doc.fields["outlet"] == "the-post"
+    assert [(p.text, p.label) for p in doc.paragraphs] == [
+        ("Dam vote | Post", "boilerplate"), ("Home", "boilerplate"), ("Dam vote delayed", "reported"),
+        ("The council voted 5-2 to delay the dam.", "reported"), ('"We need time," the mayor said.', "quote"),
+        ("The site in May.", "caption"), ("Copyright 2026", "boilerplate")]
+    assert doc.paragraphs[5].structure.tag == "figcaption"
+    (unlabeled,) = read_documents([str(path)])  # for predict: the labels are kept as gold labels
+    assert unlabeled.paragraphs[4].extra == {"gold_label": "quote"}
+
+
+@pytest.mark.parametrize("page, message", [
+    (_LABELED_PAGE.replace(' data-segclf-label="boilerplate"', "", 1),
+     "block 0 ('Dam vote | Post'): no data-segclf-label"),
+    (_LABELED_PAGE.replace('"caption"', '"picture"'), "block 5 ('The site in May.'): unknown label 'picture'"),
+    ("just some text", "not HTML"),
+])
+def test_bad_labeled_html_names_the_file_and_block(tmp_path, page, message):
+    path = tmp_path / "page.html"
+    path.write_text(page, encoding="utf-8")
+    with pytest.raises(SegclfError, match=re.escape(f"{path}: ") + ".*" + re.escape(message)):
+        read_documents([str(path)], require_labels=True)
+
+
+def test_unlabeled_html_page_reads_for_prediction(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(_LABELED_PAGE.replace("data-segclf-label", "data-other"), encoding="utf-8")
+    (doc,) = read_documents([str(path)])
+    assert len(doc.paragraphs) == 7 and all(p.label is None for p in doc.paragraphs)
+    with pytest.raises(SegclfError, match="no data-segclf-label"):
+        read_documents([str(path)], require_labels=True)

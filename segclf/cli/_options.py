@@ -8,6 +8,6 @@ import typer
 
 ModelOption = typer.Option(None, "--model", "-m", help="Model file (default: $SEGCLF_MODEL or models/default.joblib).")
 DataArgument = typer.Argument(..., help="Labeled corpora: JSONL documents, or CSV/TSV with doc_id,text,label.")
-FormatOption = typer.Option("auto", "--format", "-f", help="Input format: auto, jsonl, csv, tsv or text.")
+FormatOption = typer.Option("auto", "--format", "-f", help="Input format: auto, jsonl, csv, tsv, text or html.")
 
 __all__ = ["ModelOption", "DataArgument", "FormatOption", "List", "Optional"]
