@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -131,6 +132,10 @@ def main(argv=None) -> int:
 
     test = read_documents(sorted(str(p) for p in (REPO / "data/labeled/test").glob("*.jsonl")), require_labels=True)
     five_label_with_calibration("held-out outlets", "held-out outlets", test)
+    test_pages = sorted(str(p) for p in (REPO / "data/labeled/test").glob("*/*.html"))
+    if test_pages:  # labeled HTML pages of held-out outlets: the structure cues at work
+        five_label_with_calibration("held-out outlets (HTML)", "held-out outlets (HTML)",
+                                    read_documents(test_pages, require_labels=True))
 
     eval_dir = shared / "eval"
     if (eval_dir / "real-dev.jsonl").is_file():
@@ -174,7 +179,8 @@ def main(argv=None) -> int:
     if args.plots:
         Path(args.plots).mkdir(parents=True, exist_ok=True)
         for name, report in reports.items():
-            with atomic_output(str(Path(args.plots) / f"confusion-{name.replace(' ', '-')}.png"), "wb") as out:
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            with atomic_output(str(Path(args.plots) / f"confusion-{slug}.png"), "wb") as out:
                 plot_confusion(report, out, title=name)
         with atomic_output(str(Path(args.plots) / "reliability.png"), "wb") as out:
             plot_reliability(reliability, out, title="segclf reliability: the top label's probability")

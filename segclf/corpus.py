@@ -41,11 +41,14 @@ def _normalised(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def check_corpus(documents: Sequence[Document], max_repeated_share: float = 0.01) -> CorpusStats:
+def check_corpus(documents: Sequence[Document], max_repeated_share: float = 0.01,
+                 min_repeated_words: int = 4) -> CorpusStats:
     """Count the corpus and raise SegclfError naming the record at fault for a repeated id.
 
     Repeated furniture is fine (sites repeat it); repeated content is counted and fails the check when it
-    exceeds `max_repeated_share` of the non-boilerplate paragraphs.
+    exceeds `max_repeated_share` of the non-boilerplate paragraphs. Lines under `min_repeated_words` words are
+    not counted: a gallery counter ("3 of 12"), "Video" or "Verdict" recurs on every page of a site, copied
+    sentences do not.
     """
     stats = CorpusStats()
     seen_ids: dict[str, str] = {}
@@ -68,7 +71,7 @@ def check_corpus(documents: Sequence[Document], max_repeated_share: float = 0.01
             if p.label != "boilerplate":
                 stats.content_paragraphs += 1
                 key = _normalised(p.text)
-                if key in seen_text:
+                if key in seen_text and key.count(" ") + 1 >= min_repeated_words:
                     stats.repeated += 1
                     stats.first_repeat = stats.first_repeat or f"{where}: paragraph {i}"
                 seen_text.add(key)

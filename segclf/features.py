@@ -316,7 +316,13 @@ LAYOUT_FEATURE_NAMES: tuple[str, ...] = (
 
 
 class LayoutFeatures(BaseEstimator, TransformerMixin):
-    """Dense cues a bag of words misses: length, quotation share, case, person, position, HTML structure."""
+    """Dense cues a bag of words misses: length, quotation share, case, person, position, HTML structure.
+
+    structure=False leaves the HTML structure columns at zero, as for plain paragraphs: for a model whose labeled
+    pages carry markup unlike the pages it will label (see SegmentClassifier)."""
+
+    def __init__(self, structure: bool = True):
+        self.structure = structure
 
     def fit(self, X: Sequence[Block], y=None):
         self.n_features_out_ = len(LAYOUT_FEATURE_NAMES)
@@ -333,7 +339,7 @@ class LayoutFeatures(BaseEstimator, TransformerMixin):
         position = np.column_stack([index / np.maximum(count - 1, 1), (index == 0).astype(np.float64),
                                     (index == count - 1).astype(np.float64), np.log1p(count.astype(np.float64))])
         # Structure rows differ by tag and cues, and by link density (column 1, filled in after).
-        structures = [b.structure for b in X]
+        structures = [b.structure for b in X] if self.structure else [None] * n
         templates: dict = {None: _structure_cues(None)}
         for s in structures:
             if s is not None and (s.tag, s.cues) not in templates:

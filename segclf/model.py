@@ -90,8 +90,8 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, C: float = 8.0, char_ngrams: bool = False, word_max_features: int = 100_000,
                  char_max_features: int = 100_000, class_weight: str | None = None, context: bool = True,
-                 context_C: float = 0.1, calibrate: bool = True, cv: int = 5, max_iter: int = 2000,
-                 n_jobs: int | None = None, random_state: int = 0):
+                 context_C: float = 0.02, calibrate: bool = True, cv: int = 5, max_iter: int = 2000,
+                 n_jobs: int | None = None, random_state: int = 0, structure: bool = True):
         self.C = C
         self.char_ngrams = char_ngrams
         self.word_max_features = word_max_features
@@ -104,6 +104,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.n_jobs = n_jobs  # processes for the out-of-fold fits
         self.random_state = random_state
+        self.structure = structure  # learn from the blocks' HTML structure (tag, ancestors, link density)
 
     # -- features ---------------------------------------------------------------------------------------------
     def _features(self, X: list[Block]):
@@ -139,7 +140,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         self.text_ = TextVectorizer(word_max_features=self.word_max_features, char_ngrams=self.char_ngrams,
                                     char_max_features=self.char_max_features).fit(X)
-        self.layout_ = make_pipeline(LayoutFeatures(), StandardScaler()).fit(X)
+        self.layout_ = make_pipeline(LayoutFeatures(structure=self.structure), StandardScaler()).fit(X)
         features, layout = self._features(X)
         self.first_ = self._logistic(self.C).fit(features, y)
         self.second_ = None

@@ -49,6 +49,21 @@ def test_train_reads_csv(tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_train_on_labeled_html_pages(tmp_path):
+    page = ('<html data-segclf-label="boilerplate"><body><nav><a href="/">Home</a></nav>'
+            '<div data-segclf-label="reported"><p>The council met on Monday, officials said.</p>'
+            '<p data-segclf-label="quote">“We are ready,” she said.</p></div></body></html>')
+    for outlet in ("one", "two"):
+        (tmp_path / outlet).mkdir()
+        for n in range(2):
+            (tmp_path / outlet / f"p{n}.html").write_text(page, encoding="utf-8")
+    pages = sorted(str(p) for p in tmp_path.glob("*/*.html"))
+    result = run("train", *pages, "-o", tmp_path / "h.joblib", "--cv", 2, "--no-structure")
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "h.card.json").read_text())
+    assert card["params"]["structure"] is False and card["corpus"]["documents"] == 4
+
+
 def test_evaluate_text_json_and_plot(tmp_path, corpus_model, labeled):
     result = run("evaluate", labeled, "--model", corpus_model)
     assert result.exit_code == 0 and "macro-F1" in result.output and "confusion" in result.output
@@ -106,6 +121,15 @@ def test_validate(tmp_path, labeled):
     dup.write_text(labeled.read_text() + json.dumps(copy) + "\n")
     result = run("validate", dup)
     assert result.exit_code == 1 and "repeated" in result.output
+
+
+def test_short_template_lines_may_repeat():
+    from segclf.corpus import check_corpus
+    from segclf.documents import Document, Paragraph
+
+    page = [("3 of 12", "caption"), ("Video", "caption"), ("The council voted to delay the dam.", "reported")]
+    docs = [Document(f"d{i}", [Paragraph(t, label) for t, label in page]) for i in range(2)]
+    assert check_corpus(docs, max_repeated_share=1.0).repeated == 1  # the sentence, not the counter or "Video"
 
 
 def test_the_team_corpus_meets_its_minimums():

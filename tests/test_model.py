@@ -83,3 +83,17 @@ def test_folded_second_stage_equals_the_pipeline(corpus_sample, two_labels):
     pipeline = model.second_.predict_proba(
         model._second_stage_input(X, first, layout, model._page_kind(X, [features], first)))
     assert np.allclose(model.predict_proba(X), pipeline, atol=1e-12)
+
+
+def test_without_structure_html_blocks_read_as_plain_paragraphs(corpus_sample):
+    from segclf.documents import Structure
+
+    docs = corpus_sample[:12]
+    nav = Structure(tag="a", cues=frozenset({"nav", "li", "a"}), link_density=1.0, class_tokens="menu")
+    marked = [Document(d.id, [Paragraph(p.text, p.label, nav if p.label == "boilerplate" else None)
+                              for p in d.paragraphs]) for d in docs]
+    plain, y = to_blocks(docs), gold_labels(docs)
+    blind = SegmentClassifier(cv=2, structure=False).fit(to_blocks(marked), y)
+    assert np.array_equal(blind.predict_proba(to_blocks(marked)), blind.predict_proba(plain))
+    seeing = SegmentClassifier(cv=2).fit(to_blocks(marked), y)  # the default learns the markup
+    assert not np.allclose(seeing.predict_proba(to_blocks(marked)), seeing.predict_proba(plain))

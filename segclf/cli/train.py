@@ -20,13 +20,16 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Random seed; the same data and seed give the same model."),
     cv: int = typer.Option(5, "--cv", help="Folds of outlet-grouped cross-validation to report first (0: none)."),
     jobs: int = typer.Option(-1, "--jobs", "-j", help="Processes for the model's inner fits (-1: all cores)."),
+    structure: bool = typer.Option(True, "--structure/--no-structure",
+                                   help="Learn from the HTML structure of labeled pages (tag, ancestors, links); "
+                                        "--no-structure reads them as plain paragraphs."),
     fmt: str = FormatOption,
 ) -> None:
     """Train a model on labeled corpora and write it with its model card beside it."""
     documents = read_documents(data, fmt, require_labels=True)
     typer.echo(f"training on {len(documents)} documents, {sum(len(d.paragraphs) for d in documents)} paragraphs",
                err=True)
-    model, report = api.train(documents, seed=seed, cv=cv, sources=data, n_jobs=jobs)
+    model, report = api.train(documents, seed=seed, cv=cv, sources=data, n_jobs=jobs, structure=structure)
     if report is not None:
         typer.echo(f"cross-validation ({cv} folds, grouped by outlet or document):\n{report.format()}\n")
     api.save_model(model, output)
