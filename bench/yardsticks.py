@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     test = read_documents(sorted(str(p) for p in (REPO / "data/labeled/test").glob("*.jsonl")), require_labels=True)
     five_label_with_calibration("held-out outlets", "held-out outlets", test)
     test_pages = sorted(str(p) for p in (REPO / "data/labeled/test").glob("*/*.html"))
-    if test_pages:  # labeled HTML pages of held-out outlets: the structure cues at work
+    if test_pages:  # labeled HTML pages of held-out outlets, in the blocks segclf's splitter cuts
         five_label_with_calibration("held-out outlets (HTML)", "held-out outlets (HTML)",
                                     read_documents(test_pages, require_labels=True))
 

@@ -306,7 +306,7 @@ class _Splitter:
         while element is not None:
             node = element.node
             if node is not None and node.is_element_node:
-                value = node.attrs.get(self.label_attribute)
+                value = node.attributes.get(self.label_attribute)
                 if value is not None:
                     return value.strip()
             element = element.parent
