@@ -83,6 +83,7 @@ def measure(name: str, args) -> dict:
         from segclf.documents import Document
         from segclf.html import parse_page
         from segclf.io import document_record, iter_documents, write_jsonl
+        from segclf.runtime import settle_for_bulk_labeling
         from itertools import islice
         path = Path(tempfile.mkdtemp(prefix="segclf-bench-")) / "blocks.jsonl"
         with open(path, "w", encoding="utf-8") as stream:  # the same pages' blocks, as plain paragraphs
@@ -92,6 +93,7 @@ def measure(name: str, args) -> dict:
                     doc = Document(f"page-{i}-{copy}", paragraphs)
                     stream.write(json.dumps(document_record(doc), ensure_ascii=False) + "\n")
         model = api.load_model(args.model)
+        settle_for_bulk_labeling()  # as `segclf predict` does once its model is loaded
         with PeakMemory() as memory, open(os.devnull, "w", encoding="utf-8") as sink:
             started = time.perf_counter()
             paragraphs = 0

@@ -42,6 +42,7 @@ from segclf.html import MAX_BLOCKS, MAX_PAGE_BYTES, PageError, parse_page
 from segclf.inputs import Item, PageInput, Skipped, check_inputs, iter_inputs, total_size
 from segclf.io import atomic_output, json_line
 from segclf.modelfile import SavedModel
+from segclf.runtime import settle_for_bulk_labeling
 
 OUTPUT_FORMATS = ("parquet", "jsonl")
 MANIFEST = "manifest.json"
@@ -324,6 +325,7 @@ def _init_worker(model: SavedModel) -> None:
     global _WORKER_MODEL
     _WORKER_MODEL = model
     threadpool_limits(1)  # one BLAS thread per worker: the workers are the parallelism
+    settle_for_bulk_labeling()
 
 
 def _work(batch: Batch, settings: ScoreSettings, out_dir: Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from segclf.cli._app import app, reports_errors
 from segclf.cli._options import ModelOption
 from segclf.errors import SegclfError
 from segclf.io import STDIN, WRITERS, atomic_output, iter_documents
+from segclf.runtime import settle_for_bulk_labeling
 
 BATCH = 512  # documents labeled at a time, so memory stays flat on large files
 
@@ -19,7 +20,7 @@ BATCH = 512  # documents labeled at a time, so memory stays flat on large files
 @reports_errors
 def predict(
     inputs: Optional[List[str]] = typer.Argument(None, help="Files to label; '-' or nothing reads standard input."),
-    fmt: str = typer.Option("auto", "--format", "-f", help="Input format: auto, jsonl, csv, tsv or text."),
+    fmt: str = typer.Option("auto", "--format", "-f", help="Input format: auto, jsonl, csv, tsv, text or html."),
     model: Optional[Path] = ModelOption,
     output_format: str = typer.Option("jsonl", "--output", help="Output format: jsonl, csv or table."),
     out: Optional[str] = typer.Option(None, "-o", "--out", help="Write to this file (atomically) instead of stdout."),
@@ -28,6 +29,7 @@ def predict(
     if output_format not in WRITERS:
         raise SegclfError(f"unknown output format {output_format!r} (expected one of {', '.join(WRITERS)})")
     saved = api.load_model(model)
+    settle_for_bulk_labeling()
     write = WRITERS[output_format]
     first = True
     with atomic_output(out) as stream:
