@@ -51,6 +51,7 @@ from segclf.errors import SegclfError
 from segclf.inputs import Item, _sniff_kind, expand_inputs, iter_file, kind_of
 from segclf.io import atomic_output
 from segclf.modelfile import SavedModel, load_model
+from segclf.runtime import settle_for_bulk_labeling
 from segclf.scoring import (BLOCK_SCHEMA, SCHEMA_VERSION, Batch, RunSummary, ScoreSettings, _check_model, _isolate,
                             _model_identity, make_batches, page_schema, score_batch)
 from segclf.warc import iter_warc, record_range, splittable
@@ -358,6 +359,7 @@ def _worker_model(model_ref, driver_version: str) -> SavedModel:
         context = TaskContext.get()
         cpus = context.cpus() if context is not None and hasattr(context, "cpus") else 1
         threadpool_limits(max(int(cpus), 1))  # BLAS threads: the task's cores, as `segclf score` gives a worker one
+        settle_for_bulk_labeling()  # this Python worker runs segclf's tasks, as a scoring worker does
         _WORKER["threads"] = cpus
     return model
 
