@@ -241,32 +241,33 @@ class _Splitter:
         links = 0  # open <a> elements
         # An explicit stack of child iterators gives start and end events without recursion (pages nest deeply).
         iterators: list[Iterator[LexborNode]] = [root.iter(include_text=True)]
+        # Names bound locally: this loop runs once per node, a thousand and more times a page.
+        break_tags, double_tags, punct_after, finish = BREAK_TAGS, DOUBLE_NEWLINE_TAGS, _PUNCT_AFTER.match, self._finish
         while iterators:
             node = next(iterators[-1], None)
             if node is None:  # end of an element
                 iterators.pop()
-                tag = path[-1].tag
-                if prev_kind != 2 and tag in BREAK_TAGS:
+                tag = path.pop().tag
+                if prev_kind != 2 and tag in break_tags:
                     if parts:
-                        self._finish(parts, chars, linked, holder)
+                        finish(parts, chars, linked, holder)
                         parts, chars, linked = [], 0, 0
-                    prev_kind = 2 if tag in DOUBLE_NEWLINE_TAGS else 1
+                    prev_kind = 2 if tag in double_tags else 1
                 if tag == "a":
                     links -= 1
-                path.pop()
                 if len(path) < low:
                     low = len(path)
                 continue
             tag = node.tag
             if tag == "-text":
                 raw = node.text_content
-                text = " ".join(raw.split())
-                if not text:
+                if not raw or raw.isspace():  # most text nodes are the whitespace between tags
                     continue
+                text = " ".join(raw.split())
                 if not parts:
                     low = len(path)
                 elif prev_kind == 0 and (prev_text[-1].isspace()
-                                         or (not _PUNCT_AFTER.match(text) and not prev_text.endswith("("))):
+                                         or (not punct_after(text) and not prev_text.endswith("("))):
                     parts.append(" ")
                     chars += 1
                 holder = path[low - 1]
@@ -276,17 +277,17 @@ class _Splitter:
                     linked += len(text)
                 prev_kind, prev_text = 0, raw
             elif tag[0] != "-":  # an element (comments and other nodes are "-comment", ...)
-                if prev_kind != 2 and tag in BREAK_TAGS:
+                if prev_kind != 2 and tag in break_tags:
                     if parts:
-                        self._finish(parts, chars, linked, holder)
+                        finish(parts, chars, linked, holder)
                         parts, chars, linked = [], 0, 0
-                    prev_kind = 2 if tag in DOUBLE_NEWLINE_TAGS else 1
+                    prev_kind = 2 if tag in double_tags else 1
                 path.append(_Open(node, tag, path[-1]))
                 if tag == "a":
                     links += 1
                 iterators.append(node.iter(include_text=True))
         if parts:
-            self._finish(parts, chars, linked, holder)
+            finish(parts, chars, linked, holder)
         return self.blocks
 
     def _finish(self, parts: list[str], chars: int, linked: int, holder: _Open) -> None:
