@@ -1,4 +1,4 @@
-"""Settings for the processes segclf itself runs to label in bulk (`segclf predict`, scoring workers).
+"""Settings for the processes segclf itself runs to label in bulk (`segclf predict`, the scoring and Spark workers).
 
 Never applied on import: a program that uses segclf as a library keeps its own interpreter settings.
 """
