@@ -58,6 +58,9 @@ class ScoreSettings:
 
     output_format: str = "parquet"
     only: tuple[str, ...] = ()  # keep only blocks with these labels, and write each page's text from them
+    # With `only`: keep a block when those labels' probabilities sum to at least this, rather than when its own
+    # label is one of them; higher keeps less and surer text (precision), lower keeps more (recall).
+    min_probability: float | None = None
     batch_pages: int = 64
     batch_bytes: int = 32 * 1024 * 1024
     max_page_bytes: int = MAX_PAGE_BYTES
@@ -72,6 +75,11 @@ class ScoreSettings:
         if unknown:
             raise SegclfError(f"unknown label{'s' * (len(unknown) > 1)} in --only: {', '.join(unknown)} "
                               f"(expected some of {', '.join(LABELS)})")
+        if self.min_probability is not None:
+            if not self.only:
+                raise SegclfError("--min-probability needs --only (the labels whose probability it bounds)")
+            if not 0.0 < self.min_probability <= 1.0:
+                raise SegclfError(f"--min-probability must be above 0 and at most 1, not {self.min_probability}")
         for name in ("batch_pages", "batch_bytes", "max_page_bytes", "max_blocks"):
             if getattr(self, name) < 1:
                 raise SegclfError(f"{name.replace('_', '-')} must be at least 1")
@@ -241,7 +249,7 @@ def score_batch(batch: Batch, model: SavedModel, settings: ScoreSettings) -> tup
             parsed.append((page, document, facts))
     _label(parsed, model, failed, batch.pages)
     done = {id(page): (document, facts) for page, document, facts in parsed}
-    only = set(settings.only)
+    keep = _keeper(settings)
     for i, page in enumerate(batch.pages):
         common = {"page_id": page.page_id, "url": page.url, "warc_record_id": page.warc_record_id}
         facts_row = {**common, "source": page.source, "offset": page.offset, "warc_date": page.warc_date,
@@ -255,7 +263,7 @@ def score_batch(batch: Batch, model: SavedModel, settings: ScoreSettings) -> tup
         counts = Counter(p.label for p in document.paragraphs)
         content = sum(len(p.text) for p in document.paragraphs if p.label != "boilerplate")
         opinion = sum(len(p.text) for p in document.paragraphs if p.label == "opinion")
-        rows = [(index, p) for index, p in enumerate(document.paragraphs) if not only or p.label in only]
+        rows = [(index, p) for index, p in enumerate(document.paragraphs) if keep(p)]
         kept = [p.text for _, p in rows]
         blocks.extend(len(rows), **common, block_index=[index for index, _ in rows], text=kept,
                       label=[p.label for _, p in rows],
@@ -267,9 +275,21 @@ def score_batch(batch: Batch, model: SavedModel, settings: ScoreSettings) -> tup
         pages.add(**facts_row, status="ok", blocks=len(document.paragraphs),
                   encoding=facts.encoding if facts else None, lang=facts.lang if facts else None,
                   canonical_url=facts.canonical_url if facts else None,
-                  opinion_share=opinion / content if content else None, text="\n".join(kept) if only else None,
+                  opinion_share=opinion / content if content else None,
+                  text="\n".join(kept) if settings.only else None,
                   **{name: counts.get(label, 0) for name, label in zip(_COUNT, LABELS)})
     return pages, blocks
+
+
+def _keeper(settings: ScoreSettings):
+    """Which labeled blocks get a block row (and go into the page's text): all, or those --only asks for."""
+    only = frozenset(settings.only)
+    if not only:
+        return lambda paragraph: True
+    if settings.min_probability is None:
+        return lambda paragraph: paragraph.label in only
+    threshold = settings.min_probability - 1e-9  # probabilities summing to 1 may add up to a hair under it
+    return lambda paragraph: sum(paragraph.scores[label] for label in only if label in paragraph.scores) >= threshold
 
 
 def _label(parsed: list, model: SavedModel, failed: dict[int, str], pages: list[PageInput]) -> None:

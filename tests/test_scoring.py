@@ -102,9 +102,34 @@ def test_only_keeps_those_blocks_and_writes_the_page_text(tmp_path, tiny_model):
         assert p["n_reported"] + p["n_quote"] == len(kept)  # the counts still cover every block of the page
 
 
+def test_min_probability_keeps_blocks_by_the_kept_labels_summed_probability(tmp_path, tiny_model):
+    make_pages(tmp_path / "in", 3)
+    keep = ("reported", "quote")
+    score([str(tmp_path / "in")], tmp_path / "all", tiny_model, ScoreSettings(), workers=1)
+    every = blocks_of(tmp_path / "all")
+    chance = {(b["page_id"], b["block_index"]): b["p_reported"] + b["p_quote"] for b in every}
+    values = sorted(set(chance.values()))
+    middle = len(values) // 2  # halfway between two of this run's values: some kept, some not, none on the line
+    threshold = (values[middle - 1] + values[middle]) / 2
+    score([str(tmp_path / "in")], tmp_path / "out", tiny_model, ScoreSettings(only=keep, min_probability=threshold),
+          workers=1)
+    kept = {(b["page_id"], b["block_index"]) for b in blocks_of(tmp_path / "out")}
+    assert kept == {key for key, p in chance.items() if p >= threshold}
+    assert 0 < len(kept) < len(every)
+    for p in pages_of(tmp_path / "out"):
+        assert p["text"] == "\n".join(b["text"] for b in blocks_of(tmp_path / "out") if b["page_id"] == p["page_id"])
+    everything = ScoreSettings(only=LABELS, min_probability=1.0)  # probabilities summing to one keep every block
+    score([str(tmp_path / "in")], tmp_path / "one", tiny_model, everything, workers=1)
+    assert len(blocks_of(tmp_path / "one")) == len(every)
+
+
 def test_bad_settings_are_refused(tmp_path, tiny_model):
     with pytest.raises(SegclfError, match="unknown label in --only: news"):
         score([str(tmp_path)], tmp_path / "out", tiny_model, ScoreSettings(only=("news",)))
+    with pytest.raises(SegclfError, match="--min-probability needs --only"):
+        score([str(tmp_path)], tmp_path / "out", tiny_model, ScoreSettings(min_probability=0.5))
+    with pytest.raises(SegclfError, match="above 0 and at most 1, not 1.5"):
+        score([str(tmp_path)], tmp_path / "out", tiny_model, ScoreSettings(only=("quote",), min_probability=1.5))
     with pytest.raises(SegclfError, match="no such file"):
         score([str(tmp_path / "missing")], tmp_path / "out", tiny_model)
 
@@ -321,6 +346,13 @@ def test_score_command_exits_zero_with_error_rows(tmp_path, tiny_model_path):
     bad = CliRunner().invoke(app, ["score", str(tmp_path / "in"), "-o", str(tmp_path / "o2"), "--model",
                                    str(tiny_model_path), "--only", "news"])
     assert bad.exit_code == 1 and "unknown label in --only: news" in bad.output
+    sure = CliRunner().invoke(app, ["score", str(tmp_path / "in"), "-o", str(tmp_path / "o3"), "--model",
+                                    str(tiny_model_path), "--workers", "1", "--only", "reported,quote",
+                                    "--min-probability", "0.9"])
+    assert sure.exit_code == 0, sure.output
+    alone = CliRunner().invoke(app, ["score", str(tmp_path / "in"), "-o", str(tmp_path / "o4"), "--model",
+                                     str(tiny_model_path), "--min-probability", "0.9"])
+    assert alone.exit_code == 1 and "--min-probability needs --only" in alone.output
 
 
 def test_a_model_that_cannot_label_fails_the_run_before_it_starts(tmp_path, tiny_model):

@@ -186,7 +186,7 @@ def test_uris_and_a_path_list(spark, tiny_model, tmp_path):
     listing = tmp_path / "paths.txt.gz"
     listing.write_bytes(gzip.compress(b"# the crawl\ncrawl.warc.gz\n\n"))
     folder = (tmp_path / "in" / "html").as_uri()
-    only = ScoreSettings(only=("reported", "quote"))
+    only = ScoreSettings(only=("reported", "quote"), min_probability=0.4)
     summary = run(spark, [folder], (tmp_path / "out").as_uri(), tiny_model, only, paths_from=str(listing),
                   prefix=str(tmp_path / "in") + "/", split_bytes=500)
     assert (summary.files, summary.pages, summary.ok, summary.errors) == (3 + 1, 7, 5, 2)
@@ -264,6 +264,7 @@ def test_command_mistakes_fail_before_spark_starts(tmp_path, tiny_model_path):
     for args, message in [([], "no inputs given"), ([str(tmp_path), "--split-bytes", "12q"], "is not a size"),
                           ([str(tmp_path), "--conf", "spark"], "is not KEY=VALUE"),
                           ([str(tmp_path), "--only", "news"], "unknown label in --only: news"),
+                          ([str(tmp_path), "--min-probability", "0.5"], "--min-probability needs --only"),
                           ([str(tmp_path), "--model", str(tmp_path / "junk.joblib")], "not a readable segclf model")]:
         extra = [] if "--model" in args else model
         result = CliRunner().invoke(app, ["spark-score", *args, "-o", str(tmp_path / "out"), *extra])

@@ -8,7 +8,7 @@ import typer
 
 from segclf import api
 from segclf.cli._app import app, reports_errors
-from segclf.cli._options import ModelOption
+from segclf.cli._options import MinProbabilityOption, ModelOption, OnlyOption, label_list
 from segclf.html import MAX_BLOCKS, MAX_PAGE_BYTES
 from segclf.scoring import ScoreSettings, score as run_score
 
@@ -48,8 +48,8 @@ def score(
                                                       "resume an interrupted run)."),
     model: Optional[Path] = ModelOption,
     output_format: str = typer.Option("parquet", "--format", help="Output tables: parquet or jsonl."),
-    only: Optional[str] = typer.Option(None, "--only", help="Keep only blocks with these labels (comma-separated, "
-                                                            "e.g. reported,quote) and write each page's text."),
+    only: Optional[str] = OnlyOption,
+    min_probability: Optional[float] = MinProbabilityOption,
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (default: all cores)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run in the output directory."),
     keep_hidden: bool = typer.Option(False, "--keep-hidden", help="Keep elements hidden with CSS or `hidden`."),
@@ -62,7 +62,8 @@ def score(
     """Label every block of crawled pages; write one row per page and one per block (Parquet or JSONL)."""
     settings = ScoreSettings(output_format=output_format, batch_pages=batch_pages, max_page_bytes=max_page_bytes,
                              max_blocks=max_blocks, keep_hidden=keep_hidden,
-                             only=tuple(label.strip() for label in only.split(",") if label.strip()) if only else ())
+                             only=label_list(only),
+                             min_probability=min_probability)
     settings.check()
     saved = api.load_model(model)
     bar = _Bar() if sys.stderr.isatty() and not quiet else None

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from segclf.cli._app import app, reports_errors
+from segclf.cli._options import MinProbabilityOption, OnlyOption, label_list
 from segclf.errors import SegclfError
 from segclf.html import MAX_BLOCKS, MAX_PAGE_BYTES
 from segclf.scoring import ScoreSettings
@@ -53,8 +54,8 @@ def spark_score(
                                                                 "k8s://... (default: spark-submit's, else "
                                                                 "local[*])."),
     conf: List[str] = typer.Option([], "--conf", help="A Spark setting, KEY=VALUE (repeatable)."),
-    only: Optional[str] = typer.Option(None, "--only", help="Keep only blocks with these labels (comma-separated, "
-                                                            "e.g. reported,quote) and write each page's text."),
+    only: Optional[str] = OnlyOption,
+    min_probability: Optional[float] = MinProbabilityOption,
     keep_hidden: bool = typer.Option(False, "--keep-hidden", help="Keep elements hidden with CSS or `hidden`."),
     max_page_bytes: int = typer.Option(MAX_PAGE_BYTES, help="Pages larger than this are error rows."),
     max_blocks: int = typer.Option(MAX_BLOCKS, help="Pages with more blocks than this are error rows."),
@@ -70,7 +71,8 @@ def spark_score(
 
     settings = ScoreSettings(batch_pages=batch_pages, max_page_bytes=max_page_bytes, max_blocks=max_blocks,
                              keep_hidden=keep_hidden,
-                             only=tuple(label.strip() for label in only.split(",") if label.strip()) if only else ())
+                             only=label_list(only),
+                             min_probability=min_probability)
     settings.check()
     split = _bytes(split_bytes) if split_bytes is not None else None
     spark_conf = _settings(conf)
