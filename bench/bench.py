@@ -13,7 +13,9 @@ Speed:  segclf score (WARC in, Parquet out, --workers 1, model loading and worke
 Quality: on ../shared/eval/real-dev.jsonl, boilerplate vs everything else as a binary task. Each system's content
         text (segclf: its non-boilerplate blocks; trafilatura: its output; jusText: its good paragraphs) is aligned
         word by word to the labeled blocks (difflib); a labeled block counts as kept when most of its words are
-        matched. F1 of the content class and of the boilerplate class, on the same blocks for every system.
+        matched. F1 of the content class and of the boilerplate class, on the same blocks for every system; then
+        the trade-offs users can choose: segclf with --min-probability 0.3, 0.7 and 0.9 (content kept when its
+        chance of not being boilerplate reaches that), trafilatura with favor_precision and favor_recall.
 """
 
 from __future__ import annotations
@@ -162,8 +164,10 @@ def quality(shared: Path, model_path: str | None) -> dict:
     model = api.load_model(model_path)
     files = {path.name[:8]: path for path in (shared / "pages" / "aeb" / "html").glob("*.html.gz")}
     stoplist = justext.get_stoplist("English")
+    thresholds = (0.3, 0.7, 0.9)  # --min-probability with --only all labels but boilerplate
     systems = ("segclf (its own blocks from the HTML)", "segclf (the labeled blocks as given)", "trafilatura",
-               "jusText")
+               "jusText", *(f"segclf --min-probability {t} (own blocks)" for t in thresholds),
+               "trafilatura favor_precision", "trafilatura favor_recall")
     gold_all: list[bool] = []
     kept_all: dict[str, list[bool]] = {name: [] for name in systems}
     with open(shared / "eval" / "real-dev.jsonl", encoding="utf-8") as stream:
@@ -175,11 +179,16 @@ def quality(shared: Path, model_path: str | None) -> dict:
             own = api.label_documents([Document("own", parse_page(data).paragraphs)], model)[0]
             own_content = "\n".join(p.text for p in own.paragraphs if p.label != "boilerplate")
             kept_all[systems[0]] += kept_blocks(texts, own_content)
+            for name, threshold in zip(systems[4:], thresholds):
+                sure = "\n".join(p.text for p in own.paragraphs if 1.0 - p.scores["boilerplate"] >= threshold)
+                kept_all[name] += kept_blocks(texts, sure)
             given = api.label_documents([Document("given", [Paragraph(t) for t in texts])], model)[0]
             kept_all[systems[1]] += [p.label != "boilerplate" for p in given.paragraphs]
             kept_all[systems[2]] += kept_blocks(texts, trafilatura.extract(data) or "")
             good = [p.text for p in justext.justext(data, stoplist) if not p.is_boilerplate]
             kept_all[systems[3]] += kept_blocks(texts, "\n".join(good))
+            for name, option in zip(systems[-2:], ("favor_precision", "favor_recall")):
+                kept_all[name] += kept_blocks(texts, trafilatura.extract(data, **{option: True}) or "")
     return {"blocks": len(gold_all), "content_blocks": sum(gold_all),
             "systems": {name: {"content": f1(gold_all, kept, True), "boilerplate": f1(gold_all, kept, False)}
                         for name, kept in kept_all.items()}}
@@ -244,10 +253,10 @@ def main() -> None:
     q = figures["quality"]
     print(f"\nBoilerplate vs content on real-dev ({q['blocks']} blocks, {q['content_blocks']} content), "
           f"aligned word by word")
-    print(f"{'':40} {'content P':>9} {'R':>6} {'F1':>6}   {'boilerplate F1':>14}")
+    print(f"{'':44} {'content P':>9} {'R':>6} {'F1':>6}   {'boilerplate F1':>14}")
     for name, s in q["systems"].items():
         c = s["content"]
-        print(f"{name:40} {c['precision']:9.3f} {c['recall']:6.3f} {c['f1']:6.3f}   {s['boilerplate']['f1']:14.3f}")
+        print(f"{name:44} {c['precision']:9.3f} {c['recall']:6.3f} {c['f1']:6.3f}   {s['boilerplate']['f1']:14.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
