@@ -1,7 +1,9 @@
 """Why a paragraph got its label: the features that pushed it there, and the strongest features of each label.
 
-Both stages are logistic regressions, so a feature's push on a label is its weight times its value; stage one
-reads the paragraph's own words and layout, stage two its neighbours and page.
+Stage one reads the paragraph's own words and layout, stage two its neighbours and page. Stage one is a logistic
+regression, so a feature's push on a label is its weight times its value (so is stage two's when it is one); for a
+stage two of trees, a feature's push is how much the label's log-probability falls when that feature alone is set to
+its mean over the training rows.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from segclf.documents import Document, to_blocks
 from segclf.features import LAYOUT_FEATURE_NAMES, context_feature_names, neighbour_feature_names
-from segclf.model import SegmentClassifier
+from segclf.model import SegmentClassifier, temper
 
 
 @dataclass
@@ -53,16 +56,28 @@ def explain_paragraph(model: SegmentClassifier, document: Document, index: int, 
     row = features[index].toarray().ravel()
     stages = {"words and layout (stage one)": _pushes(model.first_.coef_[label_at] * row, first_stage_names(model), n)}
     if second_input is not None:
-        scaler, logistic = model.second_.steps[0][1], model.second_.steps[-1][1]
-        scaled = scaler.transform(second_input[index:index + 1]).ravel()
-        stages["neighbours and page (stage two)"] = _pushes(logistic.coef_[label_at] * scaled,
-                                                            second_stage_names(model), n)
+        if isinstance(model.second_, Pipeline):
+            scaler, logistic = model.second_.steps[0][1], model.second_.steps[-1][1]
+            pushes = logistic.coef_[label_at] * scaler.transform(second_input[index:index + 1]).ravel()
+        else:
+            pushes = _mean_out_pushes(model, second_input[index], label_at)
+        stages["neighbours and page (stage two)"] = _pushes(pushes, second_stage_names(model), n)
     return {
         "document": document.id, "paragraph": index, "text": document.paragraphs[index].text,
         "label": str(model.classes_[label_at]),
         "scores": {str(c): float(p) for c, p in zip(model.classes_, proba[index])},
         "pushes": stages,
     }
+
+
+def _mean_out_pushes(model: SegmentClassifier, row: np.ndarray, label_at: int) -> np.ndarray:
+    """Per column of stage two's input: the label's log-probability minus what it is with that column at its mean."""
+    variants = np.tile(row, (len(row) + 1, 1))
+    columns = np.arange(len(row))
+    variants[columns + 1, columns] = model.context_means_
+    proba = temper(model.second_.predict_proba(variants), model.temperature_)[:, label_at]
+    log_proba = np.log(np.clip(proba, 1e-300, 1.0))
+    return log_proba[0] - log_proba[1:]
 
 
 def _pushes(contributions: np.ndarray, names: list[str], n: int) -> list[Push]:

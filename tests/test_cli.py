@@ -45,8 +45,12 @@ def test_train_reads_csv(tmp_path):
         rows += [f"d{d},Home,boilerplate", f'd{d},"The council met on Monday, officials said.",reported',
                  f'd{d},"“We are ready,” she said.",quote']
     (tmp_path / "c.csv").write_text("\n".join(rows) + "\n")
-    result = run("train", tmp_path / "c.csv", "-o", tmp_path / "c.joblib", "--cv", 0)
+    result = run("train", tmp_path / "c.csv", "-o", tmp_path / "c.joblib", "--cv", 0, "--context-model", "logistic")
     assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "c.card.json").read_text())
+    assert card["params"]["context_model"] == "logistic" and card["context_model"] == "logistic"
+    bad = run("train", tmp_path / "c.csv", "-o", tmp_path / "d.joblib", "--cv", 0, "--context-model", "forest")
+    assert bad.exit_code == 1 and "--context-model must be one of auto, trees, logistic, not 'forest'" in bad.output
 
 
 def test_train_on_labeled_html_pages(tmp_path):

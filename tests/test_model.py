@@ -77,12 +77,43 @@ def test_folded_second_stage_equals_the_pipeline(corpus_sample, two_labels):
     X, y = to_blocks(docs), np.asarray(gold_labels(docs))
     if two_labels:
         y = np.where(y == "boilerplate", "boilerplate", "content")
-    model = SegmentClassifier(cv=2, calibrate=False).fit(X, y)
+    model = SegmentClassifier(cv=2, calibrate=False, context_model="logistic").fit(X, y)
     features, layout = model._features(X)
     first = model.first_.predict_proba(features)
     pipeline = model.second_.predict_proba(
         model._second_stage_input(X, first, layout, model._page_kind(X, [features], first)))
     assert np.allclose(model.predict_proba(X), pipeline, atol=1e-12)
+
+
+@pytest.mark.parametrize("context_model", ["trees", "logistic"])
+def test_both_second_stages_learn_and_explain(corpus_sample, context_model):
+    from segclf.explain import explain_paragraph
+
+    docs = corpus_sample[:12]
+    X, y = to_blocks(docs), np.asarray(gold_labels(docs))
+    model = SegmentClassifier(cv=2, context_model=context_model).fit(X, y)
+    assert model.context_model_ == context_model and (model.predict(X) == y).mean() > 0.9
+    without = SegmentClassifier(cv=2, context=False).fit(X, y)
+    assert not np.allclose(model.predict_proba(X), without.predict_proba(X))  # stage two changes the scores
+    report = explain_paragraph(model, docs[0], 1)
+    assert report["scores"] == pytest.approx(dict(zip(model.classes_, model.predict_proba(to_blocks(docs[:1]))[1])))
+    pushes = report["pushes"]["neighbours and page (stage two)"]
+    assert pushes and all(p.feature.split(":")[0] in ("context", "layout", "neighbour", "page") for p in pushes)
+
+
+def test_auto_takes_trees_from_enough_paragraphs(corpus_sample, monkeypatch):
+    import segclf.model
+
+    docs = corpus_sample[:6]
+    X, y = to_blocks(docs), gold_labels(docs)
+    assert SegmentClassifier(cv=2).fit(X, y).context_model_ == "logistic"  # a few hundred paragraphs
+    monkeypatch.setattr(segclf.model, "TREES_FROM", len(X))
+    assert SegmentClassifier(cv=2).fit(X, y).context_model_ == "trees"
+
+
+def test_an_unknown_second_stage_is_refused(corpus_sample):
+    with pytest.raises(ValueError, match="context_model must be one of auto, trees, logistic, not 'forest'"):
+        SegmentClassifier(context_model="forest").fit(corpus_sample[:4], gold_labels(corpus_sample[:4]))
 
 
 def test_without_structure_html_blocks_read_as_plain_paragraphs(corpus_sample):

@@ -8,7 +8,9 @@ import typer
 from segclf import api
 from segclf.cli._app import app, reports_errors
 from segclf.cli._options import DataArgument, FormatOption
+from segclf.errors import SegclfError
 from segclf.io import read_documents
+from segclf.model import CONTEXT_MODELS
 from segclf.modelfile import DEFAULT_MODEL_PATH
 
 
@@ -23,13 +25,20 @@ def train(
     structure: bool = typer.Option(True, "--structure/--no-structure",
                                    help="Learn from the HTML structure of labeled pages (tag, ancestors, links); "
                                         "--no-structure reads them as plain paragraphs."),
+    context_model: str = typer.Option("auto", "--context-model",
+                                      help="Stage two (neighbours and page): trees (gradient boosting, the more "
+                                           "accurate on 5,000 paragraphs and more), logistic (labels faster), or "
+                                           "auto (trees from 5,000 training paragraphs)."),
     fmt: str = FormatOption,
 ) -> None:
     """Train a model on labeled corpora and write it with its model card beside it."""
+    if context_model not in CONTEXT_MODELS:
+        raise SegclfError(f"--context-model must be one of {', '.join(CONTEXT_MODELS)}, not {context_model!r}")
     documents = read_documents(data, fmt, require_labels=True)
     typer.echo(f"training on {len(documents)} documents, {sum(len(d.paragraphs) for d in documents)} paragraphs",
                err=True)
-    model, report = api.train(documents, seed=seed, cv=cv, sources=data, n_jobs=jobs, structure=structure)
+    model, report = api.train(documents, seed=seed, cv=cv, sources=data, n_jobs=jobs, structure=structure,
+                              context_model=context_model)
     if report is not None:
         typer.echo(f"cross-validation ({cv} folds, grouped by outlet or document):\n{report.format()}\n")
     api.save_model(model, output)
