@@ -69,6 +69,14 @@ def split_predict_proba(logistic: LogisticRegression, parts: list, scaler: Stand
     return softmax(decision, axis=1)
 
 
+def _chunked_predict_proba(estimator, X: np.ndarray, rows: int = 2048) -> np.ndarray:
+    """estimator.predict_proba in slices of rows: trees walk the whole input once per tree, and a slice that stays
+    in the CPU cache labels twice as fast as tens of thousands of rows at once."""
+    if len(X) <= rows:
+        return estimator.predict_proba(X)
+    return np.vstack([estimator.predict_proba(X[start:start + rows]) for start in range(0, len(X), rows)])
+
+
 def temper(proba: np.ndarray, temperature: float) -> np.ndarray:
     """Soften (temperature > 1) or sharpen (< 1) probabilities without changing which label is on top."""
     if temperature == 1.0:
@@ -257,7 +265,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
             if isinstance(self.second_, Pipeline):
                 proba = split_predict_proba(self.second_[-1], parts, scaler=self.second_[0])
             else:
-                proba = self.second_.predict_proba(np.hstack(parts))
+                proba = _chunked_predict_proba(self.second_, np.hstack(parts))
         return temper(proba, self.temperature_)
 
     def stage_inputs(self, X):

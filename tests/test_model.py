@@ -101,6 +101,15 @@ def test_both_second_stages_learn_and_explain(corpus_sample, context_model):
     assert pushes and all(p.feature.split(":")[0] in ("context", "layout", "neighbour", "page") for p in pushes)
 
 
+def test_trees_label_in_slices_with_the_same_result(corpus_sample):
+    from segclf.model import _chunked_predict_proba
+
+    docs = corpus_sample[:6]
+    model = SegmentClassifier(cv=2, context_model="trees").fit(to_blocks(docs), gold_labels(docs))
+    rows = np.random.default_rng(0).normal(size=(50, model.second_.n_features_in_))
+    assert np.array_equal(_chunked_predict_proba(model.second_, rows, rows=7), model.second_.predict_proba(rows))
+
+
 def test_auto_takes_trees_from_enough_paragraphs(corpus_sample, monkeypatch):
     import segclf.model
 
