@@ -1,6 +1,7 @@
 """Speed and boilerplate quality of `segclf score` next to what users would pick instead: trafilatura and jusText.
 
     python bench/bench.py [--model models/default.joblib] [--shared ../shared] [--repeat 10] [--json OUT.json]
+                          [--speed-only]
 
 Everything runs pinned to one core, on the 157 crawled pages of ../shared/pages (the HTML files for the peers, the
 WARC file for segclf, the same bytes). Each measurement runs in a fresh child process, so its peak memory (resident
@@ -212,6 +213,7 @@ def main() -> None:
     parser.add_argument("--shared", default=str(REPO.parent / "shared"), help="the shared data folder")
     parser.add_argument("--repeat", type=int, default=10, help="copies of the WARC for the streaming run")
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--speed-only", action="store_true", help="leave out the quality comparison")
     parser.add_argument("--one", default=None, metavar="NAME",
                         help="run one measurement alone and print its figures as JSON: segclf-score, segclf-predict, "
                              "segclf-blocks, trafilatura, justext or quality")
@@ -235,9 +237,11 @@ def main() -> None:
     results["trafilatura (extraction only)"] = run_child("trafilatura", args)
     results["jusText"] = run_child("justext", args)
     predict = run_child("segclf-predict", args)
-    figures = {"core": core, "speed": results, "predict": predict, "quality": run_child("quality", args)}
+    figures = {"core": core, "speed": results, "predict": predict}
+    if not args.speed_only:
+        figures["quality"] = run_child("quality", args)
 
-    print(f"Speed on one core (cpu {core}), the 157 pages of shared/pages")
+    print(f"Speed on one core (cpu {core}), the 157 pages of shared/pages, model {args.model or 'default'}")
     print(f"{'':44} {'pages/s':>9} {'blocks/s':>10} {'seconds':>8} {'peak MB':>8}")
     for name, r in results.items():
         print(f"{name:44} {r['pages'] / r['seconds']:9.1f} {r['blocks'] / r['seconds']:10.0f} "
@@ -250,6 +254,10 @@ def main() -> None:
     ratio = (best["pages"] / best["seconds"]) / (traf["pages"] / traf["seconds"])
     print(f"segclf score / trafilatura pages/s: {ratio:.2f}x (target >= 3x); "
           f"predict {predict['blocks'] / predict['seconds']:,.0f} paragraphs/s (target >= 50,000)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    if args.speed_only:
+        return
     q = figures["quality"]
     print(f"\nBoilerplate vs content on real-dev ({q['blocks']} blocks, {q['content_blocks']} content), "
           f"aligned word by word")
@@ -257,8 +265,6 @@ def main() -> None:
     for name, s in q["systems"].items():
         c = s["content"]
         print(f"{name:44} {c['precision']:9.3f} {c['recall']:6.3f} {c['f1']:6.3f}   {s['boilerplate']['f1']:14.3f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -201,9 +201,13 @@ def test_shipped_model_labels_the_seed_page():
     assert len(doc["paragraphs"]) == 33 and all(p["label"] and p["scores"] for p in doc["paragraphs"])
 
 
-def test_demo_page_with_shipped_model():
-    result = run("predict", REPO / "examples" / "republished-with-comment.txt", "--output", "table")
+@pytest.mark.parametrize("model", ["default", "fast"])
+def test_demo_page_with_shipped_models(model):
+    result = run("predict", REPO / "examples" / "republished-with-comment.txt", "--output", "table",
+                 "--model", REPO / "models" / f"{model}.joblib")
     assert result.exit_code == 0 and "opinion" in result.output and "reported" in result.output
+    card = json.loads((REPO / "models" / f"{model}.card.json").read_text())
+    assert card["context_model"] == {"default": "trees", "fast": "logistic"}[model]
 
 
 def test_explain_a_paragraph_and_the_labels(tmp_path, corpus_model, labeled):
