@@ -114,6 +114,7 @@ def test_predict_plain_text_from_stdin_as_table_and_csv(corpus_model, tmp_path):
 def test_info(corpus_model):
     result = run("info", "--model", corpus_model)
     assert result.exit_code == 0 and "labels" in result.output and "corpus" in result.output
+    assert "stage two  logistic" in result.output  # the sample corpus is under TREES_FROM paragraphs
 
 
 def test_validate(tmp_path, labeled):

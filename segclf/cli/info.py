@@ -27,6 +27,8 @@ def info(
     typer.echo(f"model      {saved.path}")
     typer.echo(f"version    {card.get('version', '?')}  (created {card.get('created', '?')}, seed {card.get('seed')})")
     typer.echo(f"labels     {', '.join(card.get('labels', []))}")
+    if card.get("context_model"):
+        typer.echo(f"stage two  {card['context_model']}")
     typer.echo(f"corpus     {corpus.get('documents', '?')} documents, {corpus.get('paragraphs', '?')} paragraphs, "
                f"sha256 {str(corpus.get('sha256', '?'))[:16]}")
     for name, result in card.get("scores", {}).items():
