@@ -144,10 +144,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
     def _context_estimator(self, rows: int):
         if self.context_model not in CONTEXT_MODELS:
             raise ValueError(f"context_model must be one of {', '.join(CONTEXT_MODELS)}, not {self.context_model!r}")
-        self.context_model_ = self.context_model
-        if self.context_model == "auto":
-            self.context_model_ = "trees" if rows >= TREES_FROM else "logistic"
-        if self.context_model_ == "trees":
+        if self.context_model == "trees" or (self.context_model == "auto" and rows >= TREES_FROM):
             return HistGradientBoostingClassifier(max_iter=self.context_trees, learning_rate=self.context_learning_rate,
                                                   max_leaf_nodes=self.context_leaves, l2_regularization=1.0,
                                                   early_stopping=False, random_state=self.random_state)
@@ -182,6 +179,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         features, layout = self._features(X)
         self.first_ = self._logistic(self.C).fit(features, y)
         self.second_ = None
+        self.context_model_ = None  # what stage two became: "trees" or "logistic" (None: no stage two)
         self.temperature_ = 1.0
         groups = np.asarray([b.doc for b in X])
         self.page_kind_ = None
@@ -190,6 +188,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
             page_kind = self._fit_page_kind(X, features, oof, y)
             second_input = self._second_stage_input(X, oof, layout, page_kind)
             self.second_ = second.fit(second_input, y)
+            self.context_model_ = "logistic" if isinstance(second, Pipeline) else "trees"
             self.context_means_ = second_input.mean(axis=0)  # a neutral value per column, for explanations
             if self.calibrate:
                 self.temperature_ = fit_temperature(

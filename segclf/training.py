@@ -57,7 +57,7 @@ def train(documents: Sequence[Document], seed: int = 0, cv: int = 0, sources: Se
         "labels": [str(c) for c in estimator.classes_],
         "seed": seed,
         "params": estimator.get_params(),
-        "context_model": getattr(estimator, "context_model_", None),  # what "auto" chose (None: no stage two)
+        "context_model": estimator.context_model_,  # what "auto" chose (None: no stage two)
         "corpus": corpus_summary(documents, sources),
         "scores": {},
         "libraries": {

@@ -116,6 +116,7 @@ def test_auto_takes_trees_from_enough_paragraphs(corpus_sample, monkeypatch):
     docs = corpus_sample[:6]
     X, y = to_blocks(docs), gold_labels(docs)
     assert SegmentClassifier(cv=2).fit(X, y).context_model_ == "logistic"  # a few hundred paragraphs
+    assert SegmentClassifier(cv=2, context=False).fit(X, y).context_model_ is None
     monkeypatch.setattr(segclf.model, "TREES_FROM", len(X))
     assert SegmentClassifier(cv=2).fit(X, y).context_model_ == "trees"
 
