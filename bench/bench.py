@@ -159,13 +159,16 @@ def quality(shared: Path, model_path: str | None) -> dict:
     import justext
     import trafilatura
     from segclf import api
-    from segclf.documents import Document, Paragraph
+    from segclf.documents import LABELS, Document, Paragraph
     from segclf.html import parse_page
+    from segclf.scoring import ScoreSettings, block_keeper
 
     model = api.load_model(model_path)
     files = {path.name[:8]: path for path in (shared / "pages" / "aeb" / "html").glob("*.html.gz")}
     stoplist = justext.get_stoplist("English")
-    thresholds = (0.3, 0.7, 0.9)  # --min-probability with --only all labels but boilerplate
+    thresholds = (0.3, 0.7, 0.9)  # --min-probability with --only all labels but boilerplate, as segclf score keeps
+    content = tuple(label for label in LABELS if label != "boilerplate")
+    keepers = [block_keeper(ScoreSettings(only=content, min_probability=t)) for t in thresholds]
     systems = ("segclf (its own blocks from the HTML)", "segclf (the labeled blocks as given)", "trafilatura",
                "jusText", *(f"segclf --min-probability {t} (own blocks)" for t in thresholds),
                "trafilatura favor_precision", "trafilatura favor_recall")
@@ -180,9 +183,8 @@ def quality(shared: Path, model_path: str | None) -> dict:
             own = api.label_documents([Document("own", parse_page(data).paragraphs)], model)[0]
             own_content = "\n".join(p.text for p in own.paragraphs if p.label != "boilerplate")
             kept_all[systems[0]] += kept_blocks(texts, own_content)
-            for name, threshold in zip(systems[4:], thresholds):
-                sure = "\n".join(p.text for p in own.paragraphs if 1.0 - p.scores["boilerplate"] >= threshold)
-                kept_all[name] += kept_blocks(texts, sure)
+            for name, keep in zip(systems[4:], keepers):
+                kept_all[name] += kept_blocks(texts, "\n".join(p.text for p in own.paragraphs if keep(p)))
             given = api.label_documents([Document("given", [Paragraph(t) for t in texts])], model)[0]
             kept_all[systems[1]] += [p.label != "boilerplate" for p in given.paragraphs]
             kept_all[systems[2]] += kept_blocks(texts, trafilatura.extract(data) or "")

@@ -249,7 +249,7 @@ def score_batch(batch: Batch, model: SavedModel, settings: ScoreSettings) -> tup
             parsed.append((page, document, facts))
     _label(parsed, model, failed, batch.pages)
     done = {id(page): (document, facts) for page, document, facts in parsed}
-    keep = _keeper(settings)
+    keep = block_keeper(settings)
     for i, page in enumerate(batch.pages):
         common = {"page_id": page.page_id, "url": page.url, "warc_record_id": page.warc_record_id}
         facts_row = {**common, "source": page.source, "offset": page.offset, "warc_date": page.warc_date,
@@ -281,7 +281,7 @@ def score_batch(batch: Batch, model: SavedModel, settings: ScoreSettings) -> tup
     return pages, blocks
 
 
-def _keeper(settings: ScoreSettings):
+def block_keeper(settings: ScoreSettings):
     """Which labeled blocks get a block row (and go into the page's text): all, or those --only asks for."""
     only = frozenset(settings.only)
     if not only:
