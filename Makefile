@@ -44,7 +44,7 @@ train: install
 
 # The fast model: the same, with a logistic regression for stage two (labels faster, a little less accurate).
 train-fast: install
-	$(BIN)/segclf train $(TRAIN_DATA) -o $(FAST_MODEL) --seed 0 --cv 0 --no-structure --context-model logistic
+	$(BIN)/segclf train $(TRAIN_DATA) -o $(FAST_MODEL) --seed 0 --cv 0 --no-structure --no-regions --context-model logistic
 	$(BIN)/segclf evaluate $(TEST_TEXT) --model $(FAST_MODEL) --record held_out_outlets > /dev/null
 	$(BIN)/python bench/yardsticks.py --shared $(SHARED) --model $(FAST_MODEL) --record
 

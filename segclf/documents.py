@@ -13,6 +13,9 @@ from segclf.errors import SegclfError
 
 LABELS: tuple[str, ...] = ("reported", "quote", "caption", "boilerplate", "opinion")
 
+# How many levels of a block's ancestry Structure.region numbers: its element and three ancestors (paragraph,
+# article body, card, list of cards).
+REGION_LEVELS = 4
 # Ancestor cues an HTML block may carry; they tell navigation and figures from article text.
 STRUCTURE_CUES: tuple[str, ...] = (
     "nav", "header", "footer", "aside", "figure", "figcaption", "blockquote", "li", "a", "form", "h",
@@ -27,16 +30,20 @@ class Structure:
     cues: frozenset[str] = frozenset()  # names from STRUCTURE_CUES found among the block's ancestors
     link_density: float = 0.0  # share of the block's characters inside <a>
     class_tokens: str = ""  # class and id tokens of the block and its ancestors, space-separated
+    # Page-unique numbers of the block's element and its nearest ancestors, nearest first: blocks that share one
+    # sit in the same region of the page (an article body, a teaser card, a menu).
+    region: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"tag": self.tag, "cues": sorted(self.cues), "link_density": round(self.link_density, 4),
-                "class_tokens": self.class_tokens}
+                "class_tokens": self.class_tokens, "region": list(self.region)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Structure":
         return cls(tag=str(data.get("tag", "")), cues=frozenset(data.get("cues", ())),
                    link_density=float(data.get("link_density", 0.0)),
-                   class_tokens=str(data.get("class_tokens", "")))
+                   class_tokens=str(data.get("class_tokens", "")),
+                   region=tuple(int(number) for number in data.get("region", ())))
 
 
 @dataclass(slots=True)

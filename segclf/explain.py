@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from segclf.documents import Document, to_blocks
-from segclf.features import LAYOUT_FEATURE_NAMES, context_feature_names, neighbour_feature_names
+from segclf.features import LAYOUT_FEATURE_NAMES, context_feature_names, neighbour_feature_names, region_feature_names
 from segclf.model import SegmentClassifier, temper
 
 
@@ -32,7 +32,8 @@ def second_stage_names(model: SegmentClassifier) -> list[str]:
     classes = [str(c) for c in model.classes_]
     return [*(f"context:{n}" for n in context_feature_names(classes)),
             *(f"layout:{n}" for n in LAYOUT_FEATURE_NAMES), *(f"neighbour:{n}" for n in neighbour_feature_names()),
-            "page:commentary", "page:commentary_x_content"]
+            "page:commentary", "page:commentary_x_content",
+            *(f"region:{n}" for n in (region_feature_names() if model.regions else []))]
 
 
 def top_features(model: SegmentClassifier, n: int = 15) -> dict[str, list[Push]]:

@@ -15,7 +15,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from segclf.documents import STRUCTURE_CUES, Block, Structure
+from segclf.documents import REGION_LEVELS, STRUCTURE_CUES, Block, Structure
 
 # Quotation marks are evidence for `quote`, so the word tokenizer keeps them (the default one drops them).
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b|[“”„‘’‚\"'«»‹›?!:|©@#—–()\[\]]"
@@ -726,6 +726,50 @@ def neighbour_features(X: Sequence[Block], layout: np.ndarray) -> np.ndarray:
     holds = np.bincount(grid.page, weights=out[:, 2 * k + 2], minlength=len(grid.first_row)) > 0
     out[grid.first_row, 2 * k + 3] = holds
     return out
+
+
+def region_features(X: Sequence[Block], content: np.ndarray) -> np.ndarray:
+    """How much the rest of each block's region of the page is content, per level of its element's ancestry.
+
+    A subhead or a bare caption inside an article body sits among long content paragraphs; a teaser that reads
+    like news sits among link lines and other teasers. Per level (the block's element, its parent, ...), over the
+    other blocks under that element: their mean `content`, the same weighted by their length, how many they are
+    (log), and the element's share of the page's content (by length). Blocks without a region (plain paragraphs)
+    get their own `content` as the means and zeros for the rest.
+    """
+    n = len(X)
+    out = np.zeros((n, 4 * REGION_LEVELS), dtype=np.float64)
+    out[:, 0::4] = out[:, 1::4] = content[:, None]
+    regions = [b.structure.region if b.structure is not None else () for b in X]
+    # One entry per (block, level): which element it names, so that each element's blocks can be summed.
+    depth = np.fromiter(map(len, regions), dtype=np.int64, count=n)
+    block = np.repeat(np.arange(n), depth)
+    if not len(block):
+        return out
+    level = np.arange(len(block)) - np.repeat(np.cumsum(depth) - depth, depth)
+    number = np.fromiter(chain.from_iterable(regions), dtype=np.int64, count=len(block))
+    doc = np.fromiter((b.doc for b in X), dtype=np.int64, count=n)
+    length = np.fromiter((len(b.text) for b in X), dtype=np.float64, count=n)
+    mass = content * length
+    _, element = np.unique(doc[block] * (number.max() + 1) + number, return_inverse=True)
+
+    def others(values: np.ndarray) -> np.ndarray:  # per entry: the sum over its element's blocks, less its own
+        return np.bincount(element, weights=values[block])[element] - values[block]
+
+    count = others(np.ones(n))
+    alone = count == 0
+    columns = 4 * level
+    out[block, columns] = np.where(alone, content[block], others(content) / np.maximum(count, 1))
+    out[block, columns + 1] = np.where(alone, content[block], others(mass) / np.maximum(others(length), 1))
+    out[block, columns + 2] = np.log1p(count)
+    out[block, columns + 3] = (others(mass) + mass[block]) / np.maximum(np.bincount(doc, weights=mass)[doc[block]],
+                                                                        1e-6)
+    return out
+
+
+def region_feature_names() -> list[str]:
+    return [f"region{level}:{name}" for level in range(REGION_LEVELS)
+            for name in ("content_others", "content_others_by_length", "log_others", "content_share")]
 
 
 def neighbour_feature_names() -> list[str]:

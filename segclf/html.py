@@ -3,8 +3,8 @@
 A block is one line of the page's text as html-text (`extract_text(html, guess_layout=True)`) lays it out: block
 tags (p, div, li, h1-h6, tr, ...) break lines, inline tags (a, span, b, td, ...) do not. The labeled real-world
 evaluation set was cut that way, so the model sees the same units here. Each block keeps where it sat in the page
-(segclf.documents.Structure): its element's tag, the ancestor cues, the share of its text inside links, and the
-class and id tokens around it. Scripts, styles and hidden elements are dropped.
+(segclf.documents.Structure): its element's tag, the ancestor cues, the share of its text inside links, the
+class and id tokens around it, and the numbers of its element and nearest ancestors (its region). Scripts, styles and hidden elements are dropped.
 
 Bad input raises PageError with a one-line reason: the batch scorer turns it into an error row.
 """
@@ -18,7 +18,7 @@ from typing import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from segclf.documents import STRUCTURE_CUES, Paragraph, Structure
+from segclf.documents import REGION_LEVELS, STRUCTURE_CUES, Paragraph, Structure
 from segclf.errors import SegclfError
 
 MAX_PAGE_BYTES = 16 * 1024 * 1024  # larger "pages" are dumps or traps, not articles
@@ -184,7 +184,7 @@ class _Open:
     """An open element on the walk's path, with what its blocks inherit: cues, and class and id tokens (read only
     when a block needs them)."""
 
-    __slots__ = ("node", "tag", "cues", "parent", "_tokens", "_joined")
+    __slots__ = ("node", "tag", "cues", "parent", "number", "_tokens", "_joined")
 
     def __init__(self, node: LexborNode | None, tag: str, parent: "_Open | None"):
         self.node = node
@@ -193,6 +193,7 @@ class _Open:
         cues = parent.cues if parent is not None else frozenset()
         cue = _CUE_OF.get(tag)
         self.cues = cues | {cue} if cue is not None and cue not in cues else cues
+        self.number = -1  # numbered only when a block needs it (see _Splitter._region)
         self._tokens: tuple[str, ...] | None = None
         self._joined: str | None = None
 
@@ -229,6 +230,7 @@ class _Splitter:
         self.max_blocks = max_blocks
         self.label_attribute = label_attribute
         self.blocks: list[Paragraph] = []
+        self.next_number = 0
 
     def walk(self, root: LexborNode) -> list[Paragraph]:
         # html-text's state: what came last (0 text, 1 newline, 2 blank line) and the raw text of the last chunk.
@@ -297,9 +299,21 @@ class _Splitter:
         while owner.tag in _FORMATTING and owner.parent is not None:
             owner = owner.parent
         structure = Structure(tag=owner.tag, cues=holder.cues, link_density=linked / chars if chars else 0.0,
-                              class_tokens=holder.joined_class_tokens())
+                              class_tokens=holder.joined_class_tokens(), region=self._region(owner))
         label = self._label(holder) if self.label_attribute else None
         self.blocks.append(Paragraph("".join(parts), label, structure))
+
+    def _region(self, owner: _Open) -> tuple[int, ...]:
+        """The numbers of the block's element (its tag's) and its nearest ancestors (see Structure.region)."""
+        numbers = []
+        element: _Open | None = owner
+        while element is not None and len(numbers) < REGION_LEVELS:
+            if element.number < 0:
+                element.number = self.next_number
+                self.next_number += 1
+            numbers.append(element.number)
+            element = element.parent
+        return tuple(numbers)
 
     def _label(self, holder: _Open) -> str | None:
         """The label attribute's value on the block's element or its nearest ancestor that has one."""

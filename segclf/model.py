@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler, normalize
 from sklearn.utils.validation import check_is_fitted
 
 from segclf.documents import Block, Document, to_blocks
-from segclf.features import LayoutFeatures, TextVectorizer, context_features, neighbour_features
+from segclf.features import LayoutFeatures, TextVectorizer, context_features, neighbour_features, region_features
 
 
 CONTEXT_MODELS = ("auto", "trees", "logistic")  # what stage two can be
@@ -112,7 +112,8 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
                  char_max_features: int = 100_000, class_weight: str | None = None, context: bool = True,
                  context_C: float = 0.02, context_model: str = "auto", context_trees: int = 60,
                  context_learning_rate: float = 0.2, context_leaves: int = 15, calibrate: bool = True, cv: int = 5,
-                 max_iter: int = 2000, n_jobs: int | None = None, random_state: int = 0, structure: bool = True):
+                 max_iter: int = 2000, n_jobs: int | None = None, random_state: int = 0, structure: bool = True,
+                 regions: bool = True):
         self.C = C
         self.char_ngrams = char_ngrams
         self.word_max_features = word_max_features
@@ -130,6 +131,7 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs  # processes for the out-of-fold fits
         self.random_state = random_state
         self.structure = structure  # learn from the blocks' HTML structure (tag, ancestors, link density)
+        self.regions = regions  # stage two reads how much content surrounds a block in its region of the page
 
     # -- features ---------------------------------------------------------------------------------------------
     def _features(self, X: list[Block]):
@@ -243,8 +245,9 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
                             page_kind: np.ndarray) -> list[np.ndarray]:
         """The column blocks of stage two's input, in order."""
         content = self._content(first_proba)
-        return [context_features(X, first_proba, content=content), layout, neighbour_features(X, layout),
-                page_kind[:, None], (page_kind * content)[:, None]]
+        parts = [context_features(X, first_proba, content=content), layout, neighbour_features(X, layout),
+                 page_kind[:, None], (page_kind * content)[:, None]]
+        return parts + [region_features(X, content)] if self.regions else parts
 
     def _second_stage_input(self, X: list[Block], first_proba: np.ndarray, layout: np.ndarray,
                             page_kind: np.ndarray) -> np.ndarray:

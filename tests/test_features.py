@@ -5,7 +5,8 @@ import pytest
 
 from segclf.documents import Block, Structure
 from segclf.features import (LAYOUT_FEATURE_NAMES, LayoutFeatures, TextVectorizer, context_feature_names,
-                             context_features, neighbour_feature_names, neighbour_features, quoted_share)
+                             context_features, neighbour_feature_names, neighbour_features, quoted_share,
+                             region_feature_names, region_features)
 
 
 @pytest.mark.parametrize("text, low, high", [
@@ -82,3 +83,27 @@ def test_the_title_line_and_the_headline_inside_it():
     names = neighbour_feature_names()[-4:]
     assert features[:, -4:].tolist() == [[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
     assert names == ["repeated_in_page", "repeated_above", "inside_title_line", "title_line"]
+
+
+def test_region_features_read_the_content_around_a_block_in_its_element():
+    def at(doc, index, text, region):
+        return Block(doc, index, 5, text, Structure(tag="p", region=region))
+    # An article (element 1) holding two paragraphs and a subhead; a rail (element 2) of two teasers.
+    rows = [at(0, 0, "Long paragraph " * 10, (10, 1)), at(0, 1, "Subhead", (11, 1)),
+            at(0, 2, "Another long one " * 10, (12, 1)), at(0, 3, "Teaser one", (13, 2)),
+            at(0, 4, "Teaser two", (14, 2)), Block(1, 0, 1, "A plain paragraph")]
+    content = np.array([0.9, 0.1, 0.7, 0.2, 0.4, 0.6])
+    features = region_features(rows, content)
+    col = {n: i for i, n in enumerate(region_feature_names())}
+    assert features.shape == (6, len(col))
+    assert features[1, col["region1:content_others"]] == pytest.approx(0.8)  # the subhead: its paragraphs
+    assert features[3, col["region1:content_others"]] == pytest.approx(0.4)  # a teaser: the other teaser
+    assert features[1, col["region0:content_others"]] == pytest.approx(0.1)  # alone in its element: its own
+    assert features[1, col["region1:log_others"]] == pytest.approx(np.log(3))
+    mass = content[:5] * [len(b.text) for b in rows[:5]]
+    assert features[0, col["region1:content_share"]] == pytest.approx(mass[:3].sum() / mass.sum())
+    assert features[5, col["region1:content_others"]] == 0.6 and features[5, col["region1:log_others"]] == 0
+    # The same element number on another page is another element.
+    other_page = [Block(1, 0, 1, "x", Structure(region=(10, 1)))]
+    assert region_features(rows[:3] + other_page, np.r_[content[:3], 0.0])[1, col["region1:content_others"]] \
+        == pytest.approx(0.8)

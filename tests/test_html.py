@@ -56,6 +56,17 @@ def test_structure_of_each_block():
     assert blocks["© 2024 Site"].cues == {"footer"}
 
 
+def test_blocks_sharing_an_element_share_its_number_in_their_regions():
+    blocks = {p.text: p.structure.region for p in html_blocks(PAGE)}
+    police, bold, caption = blocks[POLICE], blocks["A whole bold paragraph"], blocks["The scene (AP Photo/Someone)"]
+    assert all(1 <= len(region) <= 4 for region in blocks.values())
+    assert police[0] != bold[0] and police[1] == bold[1]  # two paragraphs of one article
+    assert caption[2] == police[1]  # figcaption, figure, then the article
+    assert blocks["Tail text"][0] == police[1]  # text straight in the article: the article is its element
+    assert blocks["Home"][0] != blocks["World"][0] and blocks["Home"][2] == blocks["World"][2]  # a, li, ul
+    assert police[1] not in blocks["Home"] and police[1] not in blocks["© 2024 Site"]
+
+
 def test_hidden_elements_dropped_unless_asked():
     assert not any("Hidden" in t for t in texts(PAGE))
     kept = texts(PAGE, keep_hidden=True)

@@ -98,7 +98,8 @@ def test_both_second_stages_learn_and_explain(corpus_sample, context_model):
     report = explain_paragraph(model, docs[0], 1)
     assert report["scores"] == pytest.approx(dict(zip(model.classes_, model.predict_proba(to_blocks(docs[:1]))[1])))
     pushes = report["pushes"]["neighbours and page (stage two)"]
-    assert pushes and all(p.feature.split(":")[0] in ("context", "layout", "neighbour", "page") for p in pushes)
+    assert pushes and all(p.feature.split(":")[0] in ("context", "layout", "neighbour", "page", "region")
+                      for p in pushes)
 
 
 def test_trees_label_in_slices_with_the_same_result(corpus_sample):
@@ -137,4 +138,20 @@ def test_without_structure_html_blocks_read_as_plain_paragraphs(corpus_sample):
     blind = SegmentClassifier(cv=2, structure=False).fit(to_blocks(marked), y)
     assert np.array_equal(blind.predict_proba(to_blocks(marked)), blind.predict_proba(plain))
     seeing = SegmentClassifier(cv=2).fit(to_blocks(marked), y)  # the default learns the markup
+    assert not np.allclose(seeing.predict_proba(to_blocks(marked)), seeing.predict_proba(plain))
+
+
+def test_regions_let_stage_two_see_the_element_around_a_block(corpus_sample):
+    from segclf.documents import Structure
+    from segclf.features import region_feature_names
+
+    docs = corpus_sample[:12]
+    # Each page's content in one element of it, its furniture in another: what stage two may learn from.
+    marked = [Document(d.id, [Paragraph(p.text, p.label, Structure(region=(i, int(p.label == "boilerplate"))))
+                              for i, p in enumerate(d.paragraphs)]) for d in docs]
+    plain, y = to_blocks(docs), gold_labels(docs)
+    blind = SegmentClassifier(cv=2, structure=False, regions=False).fit(to_blocks(marked), y)
+    assert np.array_equal(blind.predict_proba(to_blocks(marked)), blind.predict_proba(plain))
+    seeing = SegmentClassifier(cv=2, structure=False).fit(to_blocks(marked), y)
+    assert seeing.second_[-1].n_features_in_ == blind.second_[-1].n_features_in_ + len(region_feature_names())
     assert not np.allclose(seeing.predict_proba(to_blocks(marked)), seeing.predict_proba(plain))

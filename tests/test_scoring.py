@@ -328,9 +328,10 @@ def test_blocks_command_prints_the_blocks(tmp_path):
     assert lines[0].split()[:2] == ["0", "title"] and lines[0].endswith("Page 1")
     assert "Home" in lines[1] and "a,nav" in lines[1]
     as_json = CliRunner().invoke(app, ["blocks", "--json", str(path)])
-    assert json.loads(as_json.output.splitlines()[1]) == {"index": 1, "text": "Home", "tag": "a",
-                                                          "cues": ["a", "nav"], "link_density": 1.0,
-                                                          "class_tokens": ""}
+    home = json.loads(as_json.output.splitlines()[1])
+    assert home == {"index": 1, "text": "Home", "tag": "a", "cues": ["a", "nav"], "link_density": 1.0,
+                    "class_tokens": "", "region": home["region"]}
+    assert len(home["region"]) == 4 and len(set(home["region"])) == 4  # the link and three ancestors
     (tmp_path / "bin.html").write_bytes(b"\x89PNG\r\n\x1a\n....")
     failed = CliRunner().invoke(app, ["blocks", str(tmp_path / "bin.html")])
     assert failed.exit_code == 1 and "bin.html: binary content" in failed.output

@@ -24,7 +24,10 @@ def train(
     jobs: int = typer.Option(-1, "--jobs", "-j", help="Processes for the model's inner fits (-1: all cores)."),
     structure: bool = typer.Option(True, "--structure/--no-structure",
                                    help="Learn from the HTML structure of labeled pages (tag, ancestors, links); "
-                                        "--no-structure reads them as plain paragraphs."),
+                                        "--no-structure leaves those out."),
+    regions: bool = typer.Option(True, "--regions/--no-regions",
+                                 help="Let stage two see which blocks of an HTML page share an element (an article "
+                                      "body, a teaser card) and how much of that region is content."),
     context_model: str = typer.Option("auto", "--context-model",
                                       help="Stage two (neighbours and page): trees (gradient boosting, the more "
                                            "accurate on 5,000 paragraphs and more), logistic (labels faster), or "
@@ -38,7 +41,7 @@ def train(
     typer.echo(f"training on {len(documents)} documents, {sum(len(d.paragraphs) for d in documents)} paragraphs",
                err=True)
     model, report = api.train(documents, seed=seed, cv=cv, sources=data, n_jobs=jobs, structure=structure,
-                              context_model=context_model)
+                              regions=regions, context_model=context_model)
     if report is not None:
         typer.echo(f"cross-validation ({cv} folds, grouped by outlet or document):\n{report.format()}\n")
     api.save_model(model, output)
