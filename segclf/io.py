@@ -87,6 +87,16 @@ def _paragraph_problem(item: Any, at: str) -> str:
     return f"{at}: missing field 'text'" if item.get("text") is None else f"{at}: 'text' must be a string"
 
 
+def _structure(data: Any, at: str) -> Structure:
+    """A paragraph's `structure` object (as `segclf blocks --json` writes it), or a one-line error naming it."""
+    if not isinstance(data, dict):
+        raise SegclfError(f"{at}: 'structure' must be an object, not {type(data).__name__}")
+    try:
+        return Structure.from_dict(data)
+    except (TypeError, ValueError) as error:
+        raise SegclfError(f"{at}: bad 'structure' ({error})") from None
+
+
 def document_from_record(record: Any, where: str, require_labels: bool = False) -> Document:
     """One JSONL record (already parsed) as a Document; `where` names it in errors ("file:line")."""
     if not isinstance(record, dict):
@@ -116,7 +126,8 @@ def document_from_record(record: Any, where: str, require_labels: bool = False) 
         if given is not None and not require_labels:
             extra["gold_label"] = given
         structure = item.get("structure")
-        structure = Structure.from_dict(structure) if isinstance(structure, dict) else None
+        if structure is not None:
+            structure = _structure(structure, f"{where}: paragraph {i}")
         paragraphs.append(Paragraph(text, label, structure, extra=extra))
     doc_id = record.get("id")
     fields = {k: v for k, v in record.items() if k != "paragraphs"}

@@ -52,6 +52,12 @@ def test_plain_text_paragraphs_split_on_blank_lines(tmp_path):
     ('{"id": "a", "paragraphs": [{"text": "x", "label": "rumour"}]}\n', "a.jsonl:1: paragraph 0: unknown label 'rumour'"),
     ('{"id": "a", "paragraphs": [{"text": "x"}]}\n', "a.jsonl:1: paragraph 0: missing label"),
     ('[1, 2]\n', "a.jsonl:1: expected a JSON object"),
+    ('{"id": "a", "paragraphs": [{"text": "x", "label": "quote", "structure": {"region": ["top"]}}]}\n',
+     "a.jsonl:1: paragraph 0: bad 'structure'"),
+    ('{"id": "a", "paragraphs": [{"text": "x", "label": "quote", "structure": {"link_density": "high"}}]}\n',
+     "a.jsonl:1: paragraph 0: bad 'structure'"),
+    ('{"id": "a", "paragraphs": [{"text": "x", "label": "quote", "structure": "p"}]}\n',
+     "a.jsonl:1: paragraph 0: 'structure' must be an object"),
     ("", "a.jsonl: empty file"),
     ("\n\n", "a.jsonl: no documents found"),
 ])
@@ -148,3 +154,13 @@ def test_unlabeled_html_page_reads_for_prediction(tmp_path):
     assert len(doc.paragraphs) == 7 and all(p.label is None for p in doc.paragraphs)
     with pytest.raises(SegclfError, match="no data-segclf-label"):
         read_documents([str(path)], require_labels=True)
+
+
+def test_structure_round_trips_through_jsonl(tmp_path):
+    from segclf.documents import Structure
+
+    block = Structure(tag="h2", cues=frozenset({"h"}), link_density=0.25, class_tokens="story", region=(7, 3, 2, 1))
+    path = tmp_path / "s.jsonl"
+    with open(path, "w", encoding="utf-8") as stream:
+        write_jsonl([Document("d", [Paragraph("Subhead", "reported", block)])], stream)
+    assert read_documents([str(path)])[0].paragraphs[0].structure == block
