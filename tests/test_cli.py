@@ -62,10 +62,11 @@ def test_train_on_labeled_html_pages(tmp_path):
         for n in range(2):
             (tmp_path / outlet / f"p{n}.html").write_text(page, encoding="utf-8")
     pages = sorted(str(p) for p in tmp_path.glob("*/*.html"))
-    result = run("train", *pages, "-o", tmp_path / "h.joblib", "--cv", 2, "--no-structure")
+    result = run("train", *pages, "-o", tmp_path / "h.joblib", "--cv", 2, "--no-structure", "--no-regions")
     assert result.exit_code == 0, result.output
     card = json.loads((tmp_path / "h.card.json").read_text())
-    assert card["params"]["structure"] is False and card["corpus"]["documents"] == 4
+    assert card["params"]["structure"] is False and card["params"]["regions"] is False
+    assert card["corpus"]["documents"] == 4
 
 
 def test_evaluate_text_json_and_plot(tmp_path, corpus_model, labeled):
@@ -114,7 +115,7 @@ def test_predict_plain_text_from_stdin_as_table_and_csv(corpus_model, tmp_path):
 def test_info(corpus_model):
     result = run("info", "--model", corpus_model)
     assert result.exit_code == 0 and "labels" in result.output and "corpus" in result.output
-    assert "stage two  logistic" in result.output  # the sample corpus is under TREES_FROM paragraphs
+    assert "stage two  logistic, reads the pages' regions" in result.output  # under TREES_FROM paragraphs
 
 
 def test_validate(tmp_path, labeled):

@@ -28,7 +28,8 @@ def info(
     typer.echo(f"version    {card.get('version', '?')}  (created {card.get('created', '?')}, seed {card.get('seed')})")
     typer.echo(f"labels     {', '.join(card.get('labels', []))}")
     if card.get("context_model"):
-        typer.echo(f"stage two  {card['context_model']}")
+        regions = ", reads the pages' regions" if card.get("params", {}).get("regions") else ""
+        typer.echo(f"stage two  {card['context_model']}{regions}")
     typer.echo(f"corpus     {corpus.get('documents', '?')} documents, {corpus.get('paragraphs', '?')} paragraphs, "
                f"sha256 {str(corpus.get('sha256', '?'))[:16]}")
     for name, result in card.get("scores", {}).items():
