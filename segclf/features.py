@@ -751,6 +751,7 @@ def region_features(X: Sequence[Block], content: np.ndarray) -> np.ndarray:
     doc = np.fromiter((b.doc for b in X), dtype=np.int64, count=n)
     length = np.fromiter((len(b.text) for b in X), dtype=np.float64, count=n)
     mass = content * length
+    number -= number.min()  # numbers read from a file may be any integers; one key per (page, number)
     _, element = np.unique(doc[block] * (number.max() + 1) + number, return_inverse=True)
 
     def others(values: np.ndarray) -> np.ndarray:  # per entry: the sum over its element's blocks, less its own

@@ -4,7 +4,8 @@ A block is one line of the page's text as html-text (`extract_text(html, guess_l
 tags (p, div, li, h1-h6, tr, ...) break lines, inline tags (a, span, b, td, ...) do not. The labeled real-world
 evaluation set was cut that way, so the model sees the same units here. Each block keeps where it sat in the page
 (segclf.documents.Structure): its element's tag, the ancestor cues, the share of its text inside links, the
-class and id tokens around it, and the numbers of its element and nearest ancestors (its region). Scripts, styles and hidden elements are dropped.
+class and id tokens around it, and the numbers of its element and nearest ancestors (its region). Scripts, styles
+and hidden elements are dropped.
 
 Bad input raises PageError with a one-line reason: the batch scorer turns it into an error row.
 """
