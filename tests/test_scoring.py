@@ -369,3 +369,30 @@ def test_a_model_that_cannot_label_fails_the_run_before_it_starts(tmp_path, tiny
     with pytest.raises(SegclfError, match="the model cannot label pages"):
         score([str(tmp_path / "in")], tmp_path / "out", SavedModel(Broken(), {}), workers=1)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_that_reads_regions_labels_a_page_alike_from_score_predict_and_saved_blocks(tmp_path):
+    from dataclasses import replace
+
+    from segclf import api
+    from segclf.documents import Document
+    from segclf.io import read_documents, write_jsonl
+
+    corpus = Path(__file__).resolve().parent.parent / "data" / "labeled"
+    training = read_documents([str(p) for p in sorted((corpus / "train").glob("h*/*.html"))[:8]], require_labels=True)
+    model, _ = api.train(training, seed=0, cv=0, structure=False)
+    assert model.estimator.regions
+    page_path = sorted((corpus / "test" / "hb-daily-klaxon").glob("*.html"))[0]
+    score([str(page_path)], tmp_path / "out", model, workers=1)
+    scored = blocks_of(tmp_path / "out")
+    predicted = api.label_documents(read_documents([str(page_path)]), model)[0].paragraphs
+    with open(tmp_path / "blocks.jsonl", "w", encoding="utf-8") as stream:  # the page's blocks, saved and read back
+        write_jsonl([Document("saved", [replace(p, label=None, scores=None) for p in predicted])], stream)
+    saved = api.label_documents(read_documents([str(tmp_path / "blocks.jsonl")]), model)[0].paragraphs
+    assert len(scored) == len(predicted) == len(saved) > 50
+    for row, p, q in zip(scored, predicted, saved):
+        assert row["label"] == p.label == q.label and p.scores == q.scores
+        assert row["p_boilerplate"] == pytest.approx(p.scores["boilerplate"], abs=1e-6)
+    without = [replace(p, label=None, scores=None, structure=replace(p.structure, region=())) for p in predicted]
+    plain = api.label_documents([Document("plain", without)], model)[0].paragraphs
+    assert any(p.scores != q.scores for p, q in zip(plain, predicted))  # the regions are read, not ignored
