@@ -757,14 +757,14 @@ def region_features(X: Sequence[Block], content: np.ndarray) -> np.ndarray:
     def others(values: np.ndarray) -> np.ndarray:  # per entry: the sum over its element's blocks, less its own
         return np.bincount(element, weights=values[block])[element] - values[block]
 
-    count = others(np.ones(n))
+    count, mass_others = others(np.ones(n)), others(mass)
     alone = count == 0
     columns = 4 * level
     out[block, columns] = np.where(alone, content[block], others(content) / np.maximum(count, 1))
-    out[block, columns + 1] = np.where(alone, content[block], others(mass) / np.maximum(others(length), 1))
+    out[block, columns + 1] = np.where(alone, content[block], mass_others / np.maximum(others(length), 1))
     out[block, columns + 2] = np.log1p(count)
-    out[block, columns + 3] = (others(mass) + mass[block]) / np.maximum(np.bincount(doc, weights=mass)[doc[block]],
-                                                                        1e-6)
+    page_mass = np.bincount(doc, weights=mass)[doc[block]]
+    out[block, columns + 3] = (mass_others + mass[block]) / np.maximum(page_mass, 1e-6)
     return out
 
 
