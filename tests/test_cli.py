@@ -50,7 +50,7 @@ def test_train_reads_csv(tmp_path):
     card = json.loads((tmp_path / "c.card.json").read_text())
     assert card["params"]["context_model"] == "logistic" and card["context_model"] == "logistic"
     bad = run("train", tmp_path / "c.csv", "-o", tmp_path / "d.joblib", "--cv", 0, "--context-model", "forest")
-    assert bad.exit_code == 1 and "--context-model must be one of auto, trees, logistic, not 'forest'" in bad.output
+    assert bad.exit_code == 2 and "Invalid value for '--context-model'" in bad.output and "'forest'" in bad.output
 
 
 def test_train_on_labeled_html_pages(tmp_path):
