@@ -200,16 +200,6 @@ def quality(shared: Path, model_path: str | None) -> dict:
             "article_text": article_text(shared, model, stoplist)}
 
 
-def word_bag_f1(predicted: str, gold: str) -> tuple[float, float, float]:
-    """Precision, recall and F1 of the words (lower-cased, with repeats) of a text against the gold text."""
-    from collections import Counter
-
-    bag, gold_bag = (Counter(re.findall(r"\w+", text.lower())) for text in (predicted, gold))
-    common = sum((bag & gold_bag).values())
-    precision, recall = common / max(sum(bag.values()), 1), common / max(sum(gold_bag.values()), 1)
-    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-
-
 def article_text(shared: Path, model, stoplist) -> dict:
     """Each system's article text on all 157 pages against the pages' own ground truth (the article body, as the
     Article Extraction Benchmark the pages come from gives it), as word-bag precision, recall and F1 per page,
@@ -219,6 +209,7 @@ def article_text(shared: Path, model, stoplist) -> dict:
     import trafilatura
     from segclf import api
     from segclf.documents import Document
+    from segclf.evaluation import word_bag_scores
     from segclf.html import parse_page
 
     truth = json.loads((shared / "pages" / "aeb" / "ground-truth.json").read_text(encoding="utf-8"))
@@ -236,7 +227,7 @@ def article_text(shared: Path, model, stoplist) -> dict:
     for key, page in sorted(truth.items()):
         data = gzip.decompress((shared / "pages" / "aeb" / "html" / f"{key}.html.gz").read_bytes())
         for name, extract in systems.items():
-            scores[name].append(word_bag_f1(extract(data), page["articleBody"]))
+            scores[name].append(word_bag_scores(extract(data), page["articleBody"]))
     return {"pages": len(truth), "systems": {name: dict(zip(("precision", "recall", "f1"),
                                                             (sum(column) / len(rows) for column in zip(*rows))))
                                              for name, rows in scores.items()}}

@@ -115,6 +115,15 @@ def calibration(gold: Sequence[str], proba: np.ndarray, classes: Sequence[str], 
 _WORD = re.compile(r"\w+")
 
 
+def word_bag_scores(predicted: str, gold: str) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the words (lower-cased, with repeats) of an extracted text against the gold text:
+    the usual yardstick of article extraction, blind to how either text is cut into blocks."""
+    bag, gold_bag = (Counter(_WORD.findall(text.lower())) for text in (predicted, gold))
+    common = sum((bag & gold_bag).values())
+    precision, recall = common / max(sum(bag.values()), 1), common / max(sum(gold_bag.values()), 1)
+    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def transfer_labels(texts: Sequence[str], blocks: Sequence[tuple[str, str]]) -> list[str | None]:
     """Labels of one segmentation of a page carried over to another segmentation of the same page.
 
