@@ -32,7 +32,7 @@ def second_stage_names(model: SegmentClassifier) -> list[str]:
     classes = [str(c) for c in model.classes_]
     return [*(f"context:{n}" for n in context_feature_names(classes)),
             *(f"layout:{n}" for n in LAYOUT_FEATURE_NAMES), *(f"neighbour:{n}" for n in neighbour_feature_names()),
-            "page:commentary", "page:commentary_x_content",
+            "page:commentary", "page:commentary_x_content", *(f"placed:{c}" for c in classes),
             *(f"region:{n}" for n in (region_feature_names() if model.regions else []))]
 
 

@@ -24,6 +24,25 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # A line opening with a dash is an attribution ("— Name (@handle) date"); a dash inside a line is as often a
 # byline's or a title line's ("Name — Outlet", "Headline — Site"), so the dash token alone must not decide.
 _DASHES = frozenset("—–")
+# A teaser card cut as one block runs its headline into its standfirst with no stop between ("... at Hartwell
+# State The 6-foot-4 receiver ...", "... return home from US NEW DELHI: Their ...") or ends on its age ("2 hrs ago").
+# The pattern opens on a space (which re finds fast); what stands before it is checked after.
+_RUN_IN = re.compile(r" (?:(?:The|A|An|He|She|It|They|We|His|Her|Its|Their|This|These|Those|What|How|Why|When|Who"
+                     r"|Police|Officials) |[A-Z][A-Z.\- ]{2,}: )")
+_AGES = ("ago", "yesterday", "Yesterday")
+
+
+def _run_in(text: str) -> bool:
+    """Whether a block reads as a headline run into the next line (see _RUN_IN) or ends on an age."""
+    if text.endswith(_AGES):
+        return True
+    for match in _RUN_IN.finditer(text):
+        start = match.start()
+        if start and (text[start - 1].isalnum() or text[start - 1] in "%)’'"):
+            return True
+    return False
+
+
 _ATTRIBUTION = frozenset("said says say told tells according added adds stated wrote writes explained asked "
                          "insisted warned claimed noted argued replied announced".split())
 _FIRST_SINGULAR = frozenset("i me my mine myself i'm i've i'd i'll".split())
@@ -125,6 +144,7 @@ def _text_cues(text: str) -> tuple[list[float], list[float]]:
         float("©" in text or "copyright" in text.lower()),
         float("@" in text or "http" in text or "www." in text),
         float(text[:1] in _DASHES),
+        float(_run_in(text)),
     ]
     return before, after
 
@@ -283,7 +303,8 @@ def _text_cues_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         flag("©" in t or "copyright" in t.lower() for t in stripped),
         flag("@" in t or "http" in t or "www." in t for t in stripped),
         flag(t[:1] in _DASHES for t in stripped),
-    ]).reshape(m, 4)
+        flag(map(_run_in, stripped)),
+    ]).reshape(m, 5)
     return before, after
 
 
@@ -310,7 +331,7 @@ LAYOUT_FEATURE_NAMES: tuple[str, ...] = (
     "digit_share", "upper_share", "titlecase_share", "ends_sentence", "ends_colon", "short_no_stop",
     "first_person_singular", "first_person_plural", "second_person", "modal", "question", "exclamation",
     "attribution_verb", "relative_position", "is_first", "is_last", "log_doc_length", "title_separator",
-    "copyright", "handle_or_link", "starts_with_dash", "has_structure", "link_density",
+    "copyright", "handle_or_link", "starts_with_dash", "run_in_break", "has_structure", "link_density",
     *(f"in_{c}" for c in STRUCTURE_CUES), *(f"tag_{t}" for t in _TAGS),
 )
 

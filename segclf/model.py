@@ -1,8 +1,10 @@
 """The estimator: TF-IDF and layout features into logistic regression, then a second, context-aware stage.
 
-Stage one scores each block alone. Stage two sees each block's first-pass probabilities beside those of its
-neighbours and its page (see segclf.features.context_features); during fit it learns from out-of-fold first-pass
-probabilities, so that it sees the same kind of scores it will see at prediction time. Stage two is gradient-boosted
+Stage one scores each block alone, from its words and shape but not its place on the page (see PLACE_FEATURES).
+Stage two sees each block's first-pass probabilities beside those of its neighbours and its page (see
+segclf.features.context_features) and of a second first-pass regression that also knows the place; during fit it
+learns from out-of-fold first-pass probabilities, so that it sees the same kind of scores it will see at
+prediction time. Stage two is gradient-boosted
 trees when there is enough to learn them from (`context_model="auto"`, see TREES_FROM, or "trees"): what a
 neighbourhood means depends on the block itself (a news-like sentence between furniture lines is a teaser, between
 paragraphs it is the story), which a linear stage cannot weigh; `context_model="logistic"` is the linear stage,
@@ -27,7 +29,8 @@ from sklearn.preprocessing import StandardScaler, normalize
 from sklearn.utils.validation import check_is_fitted
 
 from segclf.documents import Block, Document, to_blocks
-from segclf.features import LayoutFeatures, TextVectorizer, context_features, neighbour_features, region_features
+from segclf.features import (LAYOUT_FEATURE_NAMES, LayoutFeatures, TextVectorizer, context_features,
+                             neighbour_features, region_features)
 
 
 CONTEXT_MODELS = ("auto", "trees", "logistic")  # what stage two can be
@@ -35,6 +38,12 @@ CONTEXT_MODELS = ("auto", "trees", "logistic")  # what stage two can be
 # of 2 and 4 training outlets: 0.695 and 0.842 held-out macro-F1 against the logistic stage's 0.681 and 0.854), and
 # on a handful of paragraphs they cannot split at all; from 7,300 (8 outlets) on they were better (0.875 vs 0.867).
 TREES_FROM = 5_000
+# The layout columns that say where a block sits on its page. Stage one reads each block without them: on most
+# pages a news sentence late on a long page is a teaser of another story, and a stage one that knew the place
+# learnt to call short stories under long menus furniture, which its neighbours and region (stage two) then
+# echoed. A second logistic regression reads the place too; stage two gets its probabilities beside the rest.
+PLACE_FEATURES = ("relative_position", "is_first", "is_last", "log_doc_length")
+_PLACE_COLUMNS = [LAYOUT_FEATURE_NAMES.index(name) for name in PLACE_FEATURES]
 
 
 def as_blocks(X) -> list[Block]:
@@ -67,6 +76,13 @@ def split_predict_proba(logistic: LogisticRegression, parts: list, scaler: Stand
         positive = expit(decision[:, 0])
         return np.column_stack([1.0 - positive, positive])
     return softmax(decision, axis=1)
+
+
+def without_place(layout: np.ndarray) -> np.ndarray:
+    """Scaled layout rows with the PLACE_FEATURES columns at 0 (their mean: no pull either way)."""
+    alone = layout.copy()
+    alone[:, _PLACE_COLUMNS] = 0.0
+    return alone
 
 
 def _chunked_predict_proba(estimator, X: np.ndarray, rows: int = 2048) -> np.ndarray:
@@ -135,9 +151,9 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
 
     # -- features ---------------------------------------------------------------------------------------------
     def _features(self, X: list[Block]):
-        """Stage-one features and the scaled layout block (reused by stage two)."""
-        layout = self.layout_.transform(X)
-        return sparse.hstack([self.text_.transform(X), sparse.csr_matrix(layout)], format="csr"), layout
+        """Stage one's features (words, then layout without the place), the words alone and the scaled layout."""
+        text, layout = self.text_.transform(X), self.layout_.transform(X)
+        return sparse.hstack([text, sparse.csr_matrix(without_place(layout))], format="csr"), text, layout
 
     def _logistic(self, C: float) -> LogisticRegression:
         return LogisticRegression(C=C, class_weight=self.class_weight, max_iter=self.max_iter,
@@ -178,9 +194,9 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         self.text_ = TextVectorizer(word_max_features=self.word_max_features, char_ngrams=self.char_ngrams,
                                     char_max_features=self.char_max_features).fit(X)
         self.layout_ = make_pipeline(LayoutFeatures(structure=self.structure), StandardScaler()).fit(X)
-        features, layout = self._features(X)
+        features, text, layout = self._features(X)
         self.first_ = self._logistic(self.C).fit(features, y)
-        self.second_ = None
+        self.second_ = self.placed_ = None
         self.context_model_ = None  # what stage two became: "trees" or "logistic" (None: no stage two)
         self.temperature_ = 1.0
         groups = np.asarray([b.doc for b in X])
@@ -188,7 +204,10 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         if self.context and len(np.unique(groups)) >= 2:
             oof = self._out_of_fold_proba(self._logistic(self.C), features, y, groups)
             page_kind = self._fit_page_kind(X, features, oof, y)
-            second_input = self._second_stage_input(X, oof, layout, page_kind)
+            placed = sparse.hstack([text, sparse.csr_matrix(layout)], format="csr")
+            self.placed_ = self._logistic(self.C).fit(placed, y)
+            placed_oof = self._out_of_fold_proba(self._logistic(self.C), placed, y, groups)
+            second_input = self._second_stage_input(X, oof, placed_oof, layout, page_kind)
             self.second_ = second.fit(second_input, y)
             self.context_model_ = "logistic" if isinstance(second, Pipeline) else "trees"
             self.context_means_ = second_input.mean(axis=0)  # a neutral value per column, for explanations
@@ -241,17 +260,17 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         pages, row_page = self._page_rows(X, parts, self._content(first_proba))
         return self.page_kind_.predict_proba(pages)[:, 1][row_page]
 
-    def _second_stage_parts(self, X: list[Block], first_proba: np.ndarray, layout: np.ndarray,
-                            page_kind: np.ndarray) -> list[np.ndarray]:
+    def _second_stage_parts(self, X: list[Block], first_proba: np.ndarray, placed_proba: np.ndarray,
+                            layout: np.ndarray, page_kind: np.ndarray) -> list[np.ndarray]:
         """The column blocks of stage two's input, in order."""
         content = self._content(first_proba)
         parts = [context_features(X, first_proba, content=content), layout, neighbour_features(X, layout),
-                 page_kind[:, None], (page_kind * content)[:, None]]
+                 page_kind[:, None], (page_kind * content)[:, None], placed_proba]
         return parts + [region_features(X, content)] if self.regions else parts
 
-    def _second_stage_input(self, X: list[Block], first_proba: np.ndarray, layout: np.ndarray,
-                            page_kind: np.ndarray) -> np.ndarray:
-        return np.hstack(self._second_stage_parts(X, first_proba, layout, page_kind))
+    def _second_stage_input(self, X: list[Block], first_proba: np.ndarray, placed_proba: np.ndarray,
+                            layout: np.ndarray, page_kind: np.ndarray) -> np.ndarray:
+        return np.hstack(self._second_stage_parts(X, first_proba, placed_proba, layout, page_kind))
 
 
     def predict_proba(self, X) -> np.ndarray:
@@ -260,10 +279,12 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         if not X:
             return np.zeros((0, len(self.classes_)))
         text, layout = self.text_.transform(X), self.layout_.transform(X)
-        proba = split_predict_proba(self.first_, [text, layout])
+        alone = without_place(layout)
+        proba = split_predict_proba(self.first_, [text, alone])
         if self.second_ is not None:
-            page_kind = self._page_kind(X, [text, layout], proba)
-            parts = self._second_stage_parts(X, proba, layout, page_kind)
+            page_kind = self._page_kind(X, [text, alone], proba)
+            placed = split_predict_proba(self.placed_, [text, layout])
+            parts = self._second_stage_parts(X, proba, placed, layout, page_kind)
             if isinstance(self.second_, Pipeline):
                 proba = split_predict_proba(self.second_[-1], parts, scaler=self.second_[0])
             else:
@@ -276,11 +297,12 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         probabilities come from `predict_proba`."""
         check_is_fitted(self, "first_")
         X = as_blocks(X)
-        features, layout = self._features(X)
+        features, text, layout = self._features(X)
         if self.second_ is None:
             return features, None
         first = self.first_.predict_proba(features)
-        return features, self._second_stage_input(X, first, layout, self._page_kind(X, [features], first))
+        placed = split_predict_proba(self.placed_, [text, layout])
+        return features, self._second_stage_input(X, first, placed, layout, self._page_kind(X, [features], first))
 
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)

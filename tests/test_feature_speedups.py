@@ -68,7 +68,7 @@ def test_text_cues_batch_matches_text_cues():
         assert np.array_equal(before[i], np.asarray(b, dtype=np.float64)), text
         assert np.array_equal(after[i], np.asarray(a, dtype=np.float64)), text
     empty_before, empty_after = _text_cues_batch([])
-    assert empty_before.shape == (0, 21) and empty_after.shape == (0, 4)
+    assert empty_before.shape == (0, 21) and empty_after.shape == (0, 5)
 
 
 def test_log1p_of_counts_is_the_same_scalar_or_vector():

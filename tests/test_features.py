@@ -109,3 +109,17 @@ def test_region_features_read_the_content_around_a_block_in_its_element():
     assert region_features(two_pages, proba)[1, col["region1:content_others"]] == pytest.approx(0.8)
     shifted = [b._replace(structure=Structure(region=tuple(r - 13 for r in b.structure.region))) for b in two_pages]
     assert np.array_equal(region_features(shifted, proba), region_features(two_pages, proba))
+
+
+def test_run_in_break_marks_a_teaser_card_cut_as_one_block_and_not_prose():
+    from segclf.features import _run_in
+    cards = ["Mayor signs budget after late-night vote The council passed the plan 7-2 on Tuesday.",
+             "Floods cut off two villages KARIMPUR: Rescue teams reached the area by boat on Monday.",
+             "Bridge closure extended until spring 3 hours ago"]
+    prose = ["The council passed the plan 7-2 on Tuesday, the mayor said.",
+             "\u201cWe did what we could,\u201d She said later.", "She said: \u201cIt was the right call.\u201d"]
+    assert all(map(_run_in, cards))
+    assert not any(map(_run_in, prose))
+    names = list(LAYOUT_FEATURE_NAMES)
+    rows = LayoutFeatures().fit_transform([Block(0, 0, 2, cards[0]), Block(0, 1, 2, prose[0])])
+    assert rows[:, names.index("run_in_break")].tolist() == [1.0, 0.0]

@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from segclf.documents import LABELS, Document, Paragraph, gold_labels, to_blocks
+from segclf.documents import LABELS, Block, Document, Paragraph, gold_labels, to_blocks
 from segclf.evaluation import cross_validate, score
 from segclf.model import SegmentClassifier
 
@@ -78,10 +78,8 @@ def test_folded_second_stage_equals_the_pipeline(corpus_sample, two_labels):
     if two_labels:
         y = np.where(y == "boilerplate", "boilerplate", "content")
     model = SegmentClassifier(cv=2, calibrate=False, context_model="logistic").fit(X, y)
-    features, layout = model._features(X)
-    first = model.first_.predict_proba(features)
-    pipeline = model.second_.predict_proba(
-        model._second_stage_input(X, first, layout, model._page_kind(X, [features], first)))
+    _, second_input = model.stage_inputs(X)
+    pipeline = model.second_.predict_proba(second_input)
     assert np.allclose(model.predict_proba(X), pipeline, atol=1e-12)
 
 
@@ -98,8 +96,22 @@ def test_both_second_stages_learn_and_explain(corpus_sample, context_model):
     report = explain_paragraph(model, docs[0], 1)
     assert report["scores"] == pytest.approx(dict(zip(model.classes_, model.predict_proba(to_blocks(docs[:1]))[1])))
     pushes = report["pushes"]["neighbours and page (stage two)"]
-    assert pushes and all(p.feature.split(":")[0] in ("context", "layout", "neighbour", "page", "region")
+    assert pushes and all(p.feature.split(":")[0] in ("context", "layout", "neighbour", "page", "placed", "region")
                       for p in pushes)
+
+
+def test_stage_one_reads_a_block_without_its_place_and_stage_two_reads_both(corpus_sample):
+    docs = corpus_sample[:12]
+    model = SegmentClassifier(cv=2, context_model="logistic").fit(to_blocks(docs), np.asarray(gold_labels(docs)))
+    text = docs[0].paragraphs[3].text
+    early, late = [Block(0, 0, 3, text), Block(0, 1, 3, "x"), Block(0, 2, 3, "y")], \
+        [*(Block(0, i, 200, "x") for i in range(199)), Block(0, 199, 200, text)]
+    (alone_early, second_early), (alone_late, second_late) = model.stage_inputs(early), model.stage_inputs(late)
+    assert np.allclose(model.first_.predict_proba(alone_early[:1]), model.first_.predict_proba(alone_late[-1:]))
+    placed = [f"placed:{c}" for c in model.classes_]
+    from segclf.explain import second_stage_names
+    columns = [second_stage_names(model).index(name) for name in placed]
+    assert not np.allclose(second_early[0, columns], second_late[-1, columns])  # the placed regression sees it
 
 
 def test_trees_label_in_slices_with_the_same_result(corpus_sample):
