@@ -4,11 +4,10 @@ Stage one scores each block alone, from its words and shape but not its place on
 Stage two sees each block's first-pass probabilities beside those of its neighbours and its page (see
 segclf.features.context_features) and of a second first-pass regression that also knows the place; during fit it
 learns from out-of-fold first-pass probabilities, so that it sees the same kind of scores it will see at
-prediction time. Stage two is gradient-boosted
-trees when there is enough to learn them from (`context_model="auto"`, see TREES_FROM, or "trees"): what a
-neighbourhood means depends on the block itself (a news-like sentence between furniture lines is a teaser, between
-paragraphs it is the story), which a linear stage cannot weigh; `context_model="logistic"` is the linear stage,
-faster to label with.
+prediction time. Stage two is gradient-boosted trees when there is enough to learn them from
+(`context_model="auto"`, see TREES_FROM, or "trees"): what a neighbourhood means depends on the block itself (a
+news-like sentence between furniture lines is a teaser, between paragraphs it is the story), which a linear stage
+cannot weigh; `context_model="logistic"` is the linear stage, faster to label with.
 """
 
 from __future__ import annotations
@@ -41,7 +40,8 @@ TREES_FROM = 5_000
 # The layout columns that say where a block sits on its page. Stage one reads each block without them: on most
 # pages a news sentence late on a long page is a teaser of another story, and a stage one that knew the place
 # learnt to call short stories under long menus furniture, which its neighbours and region (stage two) then
-# echoed. A second logistic regression reads the place too; stage two gets its probabilities beside the rest.
+# echoed. A second logistic regression reads the place too; stage two gets its probabilities beside the rest
+# (a model without stage two, context=False, labels without the place).
 PLACE_FEATURES = ("relative_position", "is_first", "is_last", "log_doc_length")
 _PLACE_COLUMNS = [LAYOUT_FEATURE_NAMES.index(name) for name in PLACE_FEATURES]
 
