@@ -7,6 +7,9 @@ MODEL := models/default.joblib
 FAST_MODEL := models/fast.joblib
 # An outlet is one JSONL file of documents or one folder of labeled HTML pages.
 TRAIN_DATA := $(wildcard data/labeled/train/*.jsonl data/labeled/train/*/*.html)
+# Corpus round 8's pages in twelve languages other than English (folders hl-<language>-<outlet>): the fast model
+# leaves them out, since its linear stage two lost on English pages with them (see the README, "The model").
+OTHER_LANGUAGES := $(wildcard data/labeled/train/hl-*/*.html)
 TEST_TEXT := $(wildcard data/labeled/test/*.jsonl)
 TEST_DATA := $(TEST_TEXT) $(wildcard data/labeled/test/*/*.html)
 
@@ -42,9 +45,11 @@ train: install
 	$(BIN)/segclf info
 	$(MAKE) train-fast
 
-# The fast model: the same, with a logistic regression for stage two (labels faster, a little less accurate).
+# The fast model: the same on the English outlets, with a logistic regression for stage two (labels faster, a
+# little less accurate).
 train-fast: install
-	$(BIN)/segclf train $(TRAIN_DATA) -o $(FAST_MODEL) --seed 0 --cv 0 --no-structure --no-regions --context-model logistic
+	$(BIN)/segclf train $(filter-out $(OTHER_LANGUAGES),$(TRAIN_DATA)) -o $(FAST_MODEL) --seed 0 --cv 0 \
+		--no-structure --no-regions --context-model logistic
 	$(BIN)/segclf evaluate $(TEST_TEXT) --model $(FAST_MODEL) --record held_out_outlets > /dev/null
 	$(BIN)/python bench/yardsticks.py --shared $(SHARED) --model $(FAST_MODEL) --record
 

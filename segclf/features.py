@@ -17,10 +17,22 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from segclf.documents import REGION_LEVELS, STRUCTURE_CUES, Block, Structure
 
+# Chinese and Japanese put no spaces between words: each of their characters (Han, kana) counts as a word of its
+# own, as a run of word characters does elsewhere; otherwise a whole sentence would read as one long word.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 # Quotation marks are evidence for `quote`, so the word tokenizer keeps them (the default one drops them).
-WORD_TOKEN_PATTERN = r"(?u)\b\w+\b|[“”„‘’‚\"'«»‹›?!:|©@#—–()\[\]]"
+WORD_TOKEN_PATTERN = (rf"(?u)(?=\w)[{_CJK}]|[^\W{_CJK}]+"
+                      r"|[“”„‘’‚\"'«»‹›「」『』?!:|©@#—–()\[\]？！：]")
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(rf"(?=\w)[{_CJK}]|[^\W{_CJK}]+")
+# What ends a sentence or a line in the scripts of the world's news: Latin, CJK full-width, Devanagari, Arabic.
+_STOPS = ".!?。！？।؟"
+_QUESTION_MARKS = "?？؟"
+_EXCLAMATION_MARKS = "!！"
+_COLONS = ":："
+_CLOSING_QUOTES = "”\"’'»」』"
+_NO_STOP = _STOPS + _CLOSING_QUOTES  # a short line ending on none of these has no stop (menus, labels)
 # A line opening with a dash is an attribution ("— Name (@handle) date"); a dash inside a line is as often a
 # byline's or a title line's ("Name — Outlet", "Headline — Site"), so the dash token alone must not decide.
 _DASHES = frozenset("—–")
@@ -51,9 +63,10 @@ _SECOND = frozenset("you your yours yourself".split())
 _MODAL = frozenset("should must ought shouldn need needs would could might perhaps surely clearly".split())
 _TAGS = ("p", "h", "li", "td", "div", "span", "figcaption", "blockquote", "a", "time")
 _STRUCTURE_WIDTH = 2 + len(STRUCTURE_CUES) + len(_TAGS)  # the columns of _structure_cues
-_OPENERS = {"“": "”", "„": "“", "«": "»", "‹": "›", "‘": "’", "‚": "‘", '"': '"', "'": "'"}
+_OPENERS = {"“": "”", "„": "“", "«": "»", "‹": "›", "‘": "’", "‚": "‘", '"': '"', "'": "'",
+            "「": "」", "『": "』"}
 _APOSTROPHES = {"’", "'"}
-_QUOTE_MARKS = frozenset(_OPENERS) | {"”"}
+_QUOTE_MARKS = frozenset(_OPENERS) | {"”", "」", "』"}
 _ASCII_DIGITS = b"0123456789"
 _ASCII_CAPITALS = bytes(range(ord("A"), ord("Z") + 1))
 _ASCII_LETTERS = _ASCII_CAPITALS + bytes(range(ord("a"), ord("z") + 1))
@@ -61,6 +74,11 @@ _ASCII_LETTERS = _ASCII_CAPITALS + bytes(range(ord("a"), ord("z") + 1))
 
 def block_texts(blocks: Sequence[Block]) -> list[str]:
     return [b.text for b in blocks]
+
+
+def _is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return any(low <= code <= high for low, high in _CJK_RANGES)
 
 
 def quoted_share(text: str) -> float:
@@ -77,7 +95,7 @@ def quoted_share(text: str) -> float:
     for i, ch in enumerate(text):
         prev_alnum = i > 0 and text[i - 1].isalnum()
         if ch.isalnum():
-            if not prev_alnum:  # a new word starts
+            if not prev_alnum or _is_cjk(ch) or _is_cjk(text[i - 1]):  # a new word starts
                 total += 1
                 inside += closer is not None
             continue
@@ -123,20 +141,20 @@ def _text_cues(text: str) -> tuple[list[float], list[float]]:
         float(quoted > 0.5),  # the guide's line between quote and the rest, which a linear weight cannot draw
         float(0.3 < quoted <= 0.5),
         float(first in _OPENERS or first == "”"),
-        float(last in "”\"’'»" or text.endswith(("”.", "\".", "’.", "',"))),
+        float(last in _CLOSING_QUOTES or text.endswith(("”.", "\".", "’.", "',"))),
         float(not _QUOTE_MARKS.isdisjoint(text)),
         digits / max(len(text), 1),
         upper / n_letters,
         sum(w[:1].isupper() for w in words) / n_words,
-        float(last in ".!?"),
-        float(last == ":"),
-        float(last not in ".!?”\"’'" and len(words) <= 8),
+        float(last in _STOPS),
+        float(last in _COLONS),
+        float(last not in _NO_STOP and len(words) <= 8),
         sum(map(_FIRST_SINGULAR.__contains__, lower)) / n_words,
         sum(map(_FIRST_PLURAL.__contains__, lower)) / n_words,
         sum(map(_SECOND.__contains__, lower)) / n_words,
         sum(map(_MODAL.__contains__, lower)) / n_words,
-        float("?" in text),
-        float("!" in text),
+        float(any(mark in text for mark in _QUESTION_MARKS)),
+        float(any(mark in text for mark in _EXCLAMATION_MARKS)),
         float(not _ATTRIBUTION.isdisjoint(lower)),
     ]
     after = [
@@ -183,6 +201,23 @@ _WORD_LISTS = [_word_keys(s) for s in (_FIRST_SINGULAR, _FIRST_PLURAL, _SECOND, 
 _ASCII_BITS = np.asarray([_char_bits(c) for c in range(128)], dtype=np.uint8)
 
 
+def _cjk_mask(codes: np.ndarray) -> np.ndarray:
+    """Whether each code point is a Han or kana character (looked at only above the first range: most are not)."""
+    mask = np.zeros(len(codes), dtype=bool)
+    high = np.flatnonzero(codes >= _CJK_RANGES[0][0])
+    if len(high):
+        wide = codes[high]
+        mask[high] = np.logical_or.reduce([(wide >= low) & (wide <= top) for low, top in _CJK_RANGES])
+    return mask
+
+
+def _any_of(codes: np.ndarray, marks: str) -> np.ndarray:
+    found = codes == ord(marks[0])
+    for mark in marks[1:]:
+        found |= codes == ord(mark)
+    return found
+
+
 def _classes_of(codes: np.ndarray) -> np.ndarray:
     """The _char_bits of each code point: a table for ASCII, the others looked up once per distinct character."""
     bits = _ASCII_BITS[np.minimum(codes, 127)]
@@ -212,11 +247,15 @@ def _text_cues_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     row = np.repeat(np.arange(m), lengths + 1)
     bits = _classes_of(codes)
 
-    # The words of _WORD (\w+) are the runs of word characters. A word's lower() can be in the word lists only if it
-    # is ASCII but for Kelvin signs: those are lowercased on their codes and compared as numbers (_word_key_of).
+    # The words of _WORD are the runs of word characters, but a CJK character is a word alone. A word's lower() can
+    # be in the word lists only if it is ASCII but for Kelvin signs: those are lowercased on their codes and
+    # compared as numbers (_word_key_of).
     word_char = (bits & 128) != 0
-    first = np.flatnonzero(word_char & ~np.concatenate([[False], word_char[:-1]]))
-    last = np.flatnonzero(word_char & ~np.concatenate([word_char[1:], [False]]))
+    cjk = _cjk_mask(codes)
+    apart = cjk | np.concatenate([[False], cjk[:-1]]) if cjk.any() else cjk  # a word boundary falls before these
+    first = np.flatnonzero(word_char & (~np.concatenate([[False], word_char[:-1]]) | apart))
+    apart_after = np.concatenate([apart[1:], [True]])
+    last = np.flatnonzero(word_char & (~np.concatenate([word_char[1:], [False]]) | apart_after))
     word_row = row[first]
     n_words_raw = np.bincount(word_row, minlength=m).astype(np.int64)
     n_words = np.maximum(n_words_raw, 1)
@@ -238,7 +277,7 @@ def _text_cues_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     upper = np.bincount(row, weights=(bits & 4) != 0, minlength=m)
     alnum = (bits & 8) != 0
     prev_alnum = np.concatenate([[False], alnum[:-1]])
-    word_start = alnum & ~prev_alnum
+    word_start = alnum & (~prev_alnum | apart)
     total_words = np.bincount(row, weights=word_start, minlength=m)
     starts_before = np.concatenate([[0], np.cumsum(word_start)])  # word starts before each position
     text_start = np.cumsum(lengths + 1) - (lengths + 1)
@@ -285,17 +324,17 @@ def _text_cues_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         (quoted > 0.5).astype(np.float64),
         ((0.3 < quoted) & (quoted <= 0.5)).astype(np.float64),
         flag(f in _OPENERS or f == "”" for f in firsts),
-        flag(last in "”\"’'»" or t.endswith(("”.", "\".", "’.", "',")) for t, last in zip(stripped, lasts)),
+        flag(last in _CLOSING_QUOTES or t.endswith(("”.", "\".", "’.", "',")) for t, last in zip(stripped, lasts)),
         has_quote_mark.astype(np.float64),
         digits / np.maximum(lengths, 1),
         upper / n_letters,
         titles / n_words,
-        flag(last in ".!?" for last in lasts),
-        flag(last == ":" for last in lasts),
-        flag(last not in ".!?”\"’'" and k <= 8 for last, k in zip(lasts, n_words_raw.tolist())),
+        flag(last in _STOPS for last in lasts),
+        flag(last in _COLONS for last in lasts),
+        flag(last not in _NO_STOP and k <= 8 for last, k in zip(lasts, n_words_raw.tolist())),
         *(per_text(keys) / n_words for keys in _WORD_LISTS[:4]),
-        np.bincount(row, weights=codes == ord("?"), minlength=m) > 0,
-        np.bincount(row, weights=codes == ord("!"), minlength=m) > 0,
+        np.bincount(row, weights=_any_of(codes, _QUESTION_MARKS), minlength=m) > 0,
+        np.bincount(row, weights=_any_of(codes, _EXCLAMATION_MARKS), minlength=m) > 0,
         per_text(_WORD_LISTS[4]) > 0,
     ]).reshape(m, 21)
     after = np.column_stack([

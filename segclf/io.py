@@ -236,6 +236,8 @@ def _html_document(path: str, require_labels: bool) -> Document:
             p.extra["gold_label"] = p.label  # as for JSONL: predict keeps the given label beside its own
     source = Path(path) if path != STDIN else Path("stdin.html")
     fields = {"source": path, "outlet": source.parent.name or source.stem}
+    if page.lang:
+        fields["lang"] = page.lang
     return Document(source.name.removesuffix(source.suffix), page.paragraphs, fields, origin=path)
 
 

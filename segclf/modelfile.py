@@ -20,7 +20,7 @@ from segclf.errors import SegclfError
 from segclf.io import atomic_output
 
 FORMAT = "segclf-model"
-FORMAT_VERSION = 8  # raised whenever the features or the fitted estimator change: older models cannot label
+FORMAT_VERSION = 9  # raised whenever the features or the fitted estimator change: older models cannot label
 MODEL_ENV = "SEGCLF_MODEL"
 # The shipped default lives in the repository's models/ folder (the package is installed editable from it).
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "default.joblib"

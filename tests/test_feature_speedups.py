@@ -48,7 +48,9 @@ HARD = TEXTS + ["said \x1c the\u2003man\x85 here\u00a0now", "asKed ＫELVIN İ M
                 "“open ‘nested’ still” out", "‚low‘ „high“ «fr» ‹x›", "don't it’s 'tis the workers' union",
                 "\"straight\" 'single' end'", "“unclosed quote runs to the end", "»reversed« ›marks‹", "'", "“",
                 "x - y | z © Copyright http www. @", "Title case Words Here: yes?", "”.", "end.”", "ünïcödé Wörds",
-                "_ __init__ a_b", "WE OUR Us you YOURSELF should Perhaps", "\ud800 lone surrogate"]
+                "_ __init__ a_b", "WE OUR Us you YOURSELF should Perhaps", "\ud800 lone surrogate",
+                "社長は「来年も続ける」と話した。", "「これは一歩だ」", "・メニュー iPhoneを販売", "他说：“我们准备好了。”",
+                "『二重』の「括弧", "Он сказал: «Мы готовы».", "यह एक वाक्य है।", "هل هذا سؤال؟", "速報！ ＡＢＣ：", "漢"]
 
 
 def test_vectorized_text_paths_match_scikit_learn():

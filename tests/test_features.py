@@ -19,6 +19,8 @@ from segclf.features import (LAYOUT_FEATURE_NAMES, LayoutFeatures, TextVectorize
     ("“The first paragraph of a long statement runs on without a closing mark", 1.0, 1.0),
     ("No quotation at all.", 0.0, 0.0),
     ("", 0.0, 0.0),
+    ("「来年も必ず続けます」と社長は話した。", 0.55, 0.65),  # each Han or kana character is a word: 9 of 15 quoted
+    ("「これは大きな一歩だ」", 1.0, 1.0),
 ])
 def test_quoted_share(text, low, high):
     assert low <= quoted_share(text) <= high
@@ -123,3 +125,16 @@ def test_run_in_break_marks_a_teaser_card_cut_as_one_block_and_not_prose():
     names = list(LAYOUT_FEATURE_NAMES)
     rows = LayoutFeatures().fit_transform([Block(0, 0, 2, cards[0]), Block(0, 1, 2, prose[0])])
     assert rows[:, names.index("run_in_break")].tolist() == [1.0, 0.0]
+
+
+def test_text_cues_read_scripts_without_spaces_and_their_stops():
+    from segclf.features import LAYOUT_FEATURE_NAMES, _text_cues
+    def cues(text):
+        before, _ = _text_cues(text)
+        return dict(zip(LAYOUT_FEATURE_NAMES, before))
+    sentence = cues("先日、改造したスマートフォンを販売したとして男性が逮捕された。")
+    assert sentence["log_words"] > np.log1p(20)  # a character a word, not one word a sentence
+    assert sentence["ends_sentence"] == 1 and sentence["short_no_stop"] == 0
+    assert cues("ホーム")["short_no_stop"] == 1
+    assert cues("यह एक वाक्य है।")["ends_sentence"] == 1 and cues("هل هذا سؤال؟")["question"] == 1
+    assert cues("速報！")["exclamation"] == 1 and cues("詳しくはこちら：")["ends_colon"] == 1

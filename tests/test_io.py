@@ -132,6 +132,10 @@ def test_labeled_html_page_reads_labels_from_the_nearest_ancestor(tmp_path):
     assert doc.paragraphs[5].structure.tag == "figcaption"
     (unlabeled,) = read_documents([str(path)])  # for predict: the labels are kept as gold labels
     assert unlabeled.paragraphs[4].extra == {"gold_label": "quote"}
+    assert "lang" not in doc.fields
+    path.write_text(_LABELED_PAGE.replace("<html ", '<html lang="ja" '), encoding="utf-8")
+    (japanese,) = read_documents([str(path)], require_labels=True)
+    assert japanese.fields["lang"] == "ja"  # the page's language, where it says it: to report by language
 
 
 @pytest.mark.parametrize("page, message", [
