@@ -19,8 +19,8 @@ from segclf.documents import REGION_LEVELS, STRUCTURE_CUES, Block, Structure
 
 # Chinese and Japanese put no spaces between words: each of their characters (Han, kana) counts as a word of its
 # own, as a run of word characters does elsewhere; otherwise a whole sentence would read as one long word.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))  # kana, Han, Han, Han
+_CJK = "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES)  # the same, for a regex character class
 # Quotation marks are evidence for `quote`, so the word tokenizer keeps them (the default one drops them).
 WORD_TOKEN_PATTERN = (rf"(?u)(?=\w)[{_CJK}]|[^\W{_CJK}]+"
                       r"|[“”„‘’‚\"'«»‹›「」『』?!:|©@#—–()\[\]？！：]")
